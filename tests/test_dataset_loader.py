@@ -1,0 +1,191 @@
+"""Loading and validating COCO JSON with image-level labels."""
+import os
+
+import pytest
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.structures import BoxMode
+
+from conftest import unique_name
+from wsdet.data import DatasetFormatError, load_wsdet_coco_json, register_wsdet_coco
+
+
+def test_strong_dataset_dicts(tiny_coco):
+    json_file, root, _ = tiny_coco(strong=True, num_images=4)
+    name = unique_name("strong")
+    dicts = load_wsdet_coco_json(json_file, root, name)
+    assert [d["supervision"] for d in dicts] == ["strong"] * 4
+    assert [d["image_labels"] for d in dicts] == [[], [0], [1], []]
+    assert [d["neg_image_labels"] for d in dicts] == [[0, 1], [1], [0], [0, 1]]
+    assert dicts[0]["annotations"] == []  # normal image kept, with no boxes
+    ann = dicts[2]["annotations"][0]
+    assert ann["category_id"] == 1 and ann["bbox_mode"] == BoxMode.XYWH_ABS
+    assert ann["bbox"] == [10.0, 12.0, 20.0, 16.0]
+    assert os.path.isabs(dicts[0]["file_name"]) and os.path.isfile(dicts[0]["file_name"])
+    meta = MetadataCatalog.get(name)
+    assert meta.thing_classes == ["benign", "malignant"]
+    assert meta.thing_dataset_id_to_contiguous_id == {1: 0, 2: 1}
+
+
+def test_weak_dataset_inferred_and_has_no_annotations(tiny_coco):
+    json_file, root, _ = tiny_coco(strong=False, num_images=3)
+    dicts = load_wsdet_coco_json(json_file, root)
+    assert [d["supervision"] for d in dicts] == ["weak"] * 3
+    assert all("annotations" not in d for d in dicts)
+    assert [d["image_labels"] for d in dicts] == [[], [0], [1]]
+
+
+def test_strong_labels_derived_from_boxes_when_absent(tiny_coco):
+    def drop_labels(coco):
+        for img in coco["images"]:
+            del img["pos_category_ids"]
+
+    json_file, root, _ = tiny_coco(strong=True, mutate=drop_labels)
+    dicts = load_wsdet_coco_json(json_file, root)
+    assert [d["image_labels"] for d in dicts] == [[], [0], [1], []]
+
+
+def test_explicit_negative_labels(tiny_coco):
+    def partial_negatives(coco):
+        coco["images"][0]["neg_category_ids"] = [2]
+
+    json_file, root, _ = tiny_coco(strong=False, mutate=partial_negatives)
+    dicts = load_wsdet_coco_json(json_file, root)
+    assert dicts[0]["neg_image_labels"] == [1]
+
+
+def _expect_problem(tiny_coco, mutate, fragment, strong=True):
+    json_file, root, _ = tiny_coco(strong=strong, mutate=mutate)
+    with pytest.raises(DatasetFormatError) as info:
+        load_wsdet_coco_json(json_file, root)
+    message = str(info.value)
+    assert json_file in message
+    assert fragment in message, message
+    return message
+
+
+def test_error_unknown_category_in_annotation(tiny_coco):
+    def bad(coco):
+        coco["annotations"][0]["category_id"] = 7
+
+    message = _expect_problem(tiny_coco, bad, "unknown category_id 7")
+    assert "image 2 (img_1.png)" in message
+
+
+def test_error_unknown_category_in_image_labels(tiny_coco):
+    def bad(coco):
+        coco["images"][1]["pos_category_ids"] = [9]
+
+    _expect_problem(tiny_coco, bad, "'pos_category_ids' has unknown category id(s) [9]", strong=False)
+
+
+def test_error_weak_image_without_labels(tiny_coco):
+    def bad(coco):
+        del coco["images"][2]["pos_category_ids"]
+
+    _expect_problem(tiny_coco, bad, "image 3 (img_2.png): weakly labelled image has no", strong=False)
+
+
+def test_error_labels_contradict_boxes(tiny_coco):
+    def bad(coco):
+        coco["images"][1]["pos_category_ids"] = [2]
+
+    _expect_problem(tiny_coco, bad, "pos_category_ids [2] contradict the boxes' categories [1]")
+
+
+def test_error_normal_label_on_image_with_box(tiny_coco):
+    def bad(coco):
+        coco["images"][2]["pos_category_ids"] = []
+
+    _expect_problem(tiny_coco, bad, "image 3 (img_2.png): pos_category_ids [] contradict")
+
+
+def test_error_box_outside_image(tiny_coco):
+    def bad(coco):
+        coco["annotations"][0]["bbox"] = [70.0, 10.0, 20.0, 10.0]
+
+    _expect_problem(tiny_coco, bad, "lies outside the 80x64 image")
+
+
+def test_error_box_non_positive_size(tiny_coco):
+    def bad(coco):
+        coco["annotations"][1]["bbox"] = [10.0, 10.0, 0.0, 5.0]
+
+    _expect_problem(tiny_coco, bad, "has non-positive size")
+
+
+def test_error_duplicate_image_ids(tiny_coco):
+    def bad(coco):
+        coco["images"][3]["id"] = 1
+
+    _expect_problem(tiny_coco, bad, "image id 1 is used by 2 images")
+
+
+def test_error_duplicate_annotation_ids(tiny_coco):
+    def bad(coco):
+        coco["annotations"][1]["id"] = coco["annotations"][0]["id"]
+
+    _expect_problem(tiny_coco, bad, "annotation id 1 is used 2 times")
+
+
+def test_error_duplicate_category_ids(tiny_coco):
+    def bad(coco):
+        coco["categories"].append({"id": 2, "name": "again"})
+
+    _expect_problem(tiny_coco, bad, "category id 2 is listed 2 times")
+
+
+def test_error_missing_image_file(tiny_coco):
+    def bad(coco):
+        coco["images"][0]["file_name"] = "missing.png"
+
+    _expect_problem(tiny_coco, bad, "image file not found")
+
+
+def test_error_file_name_escapes_root(tiny_coco):
+    def bad(coco):
+        coco["images"][0]["file_name"] = "../strong.json"
+
+    _expect_problem(tiny_coco, bad, "points outside the image root")
+
+
+def test_error_annotation_for_unknown_image(tiny_coco):
+    def bad(coco):
+        coco["annotations"][0]["image_id"] = 99
+
+    _expect_problem(tiny_coco, bad, "annotation 1: unknown image_id 99")
+
+
+def test_error_positive_and_negative_overlap(tiny_coco):
+    def bad(coco):
+        coco["images"][1]["neg_category_ids"] = [1]
+
+    _expect_problem(tiny_coco, bad, "both in pos_category_ids and neg_category_ids", strong=False)
+
+
+def test_all_problems_reported_at_once(tiny_coco):
+    def bad(coco):
+        coco["images"][0]["file_name"] = "missing.png"
+        coco["annotations"][0]["bbox"] = [10.0, 10.0, -1.0, 5.0]
+
+    message = _expect_problem(tiny_coco, bad, "2 problem(s)")
+    assert "image file not found" in message and "non-positive size" in message
+
+
+def test_error_invalid_json(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text("{not json")
+    with pytest.raises(DatasetFormatError, match="not valid JSON"):
+        load_wsdet_coco_json(str(path), str(tmp_path))
+
+
+def test_register_wsdet_coco_lazy_and_explicit_supervision(tiny_coco):
+    json_file, root, _ = tiny_coco(strong=True)
+    name = unique_name("as_weak")
+    register_wsdet_coco(name, json_file, root, supervision="weak")
+    assert MetadataCatalog.get(name).evaluator_type == "wsdet"
+    dicts = DatasetCatalog.get(name)
+    assert {d["supervision"] for d in dicts} == {"weak"}
+    assert len(dicts[1]["annotations"]) == 1  # boxes are kept for evaluation
+    with pytest.raises(ValueError, match="supervision must be one of"):
+        register_wsdet_coco(unique_name("bad"), json_file, root, supervision="boxes")
+

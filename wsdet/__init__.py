@@ -1,0 +1,10 @@
+"""wsdet: weakly supervised lesion localization for Detectron2.
+
+Importing this package registers every wsdet component in Detectron2's registries and the embedded
+synthetic datasets in the DatasetCatalog.
+"""
+from .config import add_wsdet_config
+from . import data  # noqa: F401  (registers datasets)
+
+__all__ = ["add_wsdet_config"]
+__version__ = "0.1.0"

@@ -1,0 +1,20 @@
+"""Datasets with image-level labels: loading, validation, registration, mapping and sampling."""
+from .build import build_wsdet_train_loader, check_same_categories, load_strong_and_weak
+from .coco_image_labels import DatasetFormatError, infer_supervision, load_wsdet_coco_json
+from .dataset_mapper import WSDetDatasetMapper, image_labels_to_multi_hot
+from .registration import datasets_root, register_wsdet_coco
+from .samplers import StrongWeakBatchSampler
+
+__all__ = [
+    "DatasetFormatError",
+    "StrongWeakBatchSampler",
+    "WSDetDatasetMapper",
+    "build_wsdet_train_loader",
+    "check_same_categories",
+    "datasets_root",
+    "image_labels_to_multi_hot",
+    "infer_supervision",
+    "load_strong_and_weak",
+    "load_wsdet_coco_json",
+    "register_wsdet_coco",
+]

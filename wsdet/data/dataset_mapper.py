@@ -1,0 +1,87 @@
+"""Map wsdet dataset dicts to model inputs: image, multi-hot image labels, and boxes for strong images."""
+import copy
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+import torch
+from detectron2.config import configurable
+from detectron2.data import DatasetMapper
+from detectron2.data import detection_utils as utils
+from detectron2.data import transforms as T
+
+from .image_io import read_image
+
+
+def image_labels_to_multi_hot(labels: Sequence[int], num_classes: int) -> torch.Tensor:
+    """Float32 (num_classes,) tensor with ones at the given contiguous class ids."""
+    multi_hot = torch.zeros(num_classes, dtype=torch.float32)
+    if len(labels):
+        multi_hot[torch.as_tensor(list(labels), dtype=torch.long)] = 1.0
+    return multi_hot
+
+
+class WSDetDatasetMapper(DatasetMapper):
+    """Detectron2's DatasetMapper plus image-level labels, strong/weak handling and DICOM reading.
+
+    Strong images (``supervision == "strong"``) get ``instances`` in training; weak images only get
+    ``image_labels``, so their boxes (if any) never reach a detector loss. In inference, annotations are
+    dropped as in Detectron2 (evaluators read the ground truth from the dataset).
+    """
+
+    @configurable
+    def __init__(
+        self,
+        is_train: bool,
+        *,
+        num_classes: int,
+        dicom_frame: int = 0,
+        dicom_window: Optional[Sequence[float]] = None,
+        **kwargs,
+    ):
+        """
+        Args:
+            num_classes: number of lesion classes K (length of the multi-hot ``image_labels``).
+            dicom_frame: frame read from multi-frame DICOM files.
+            dicom_window: (center, width) window for DICOM files, None = the file's own VOI LUT.
+            kwargs: arguments of :class:`detectron2.data.DatasetMapper`.
+        """
+        super().__init__(is_train, **kwargs)
+        self.num_classes = num_classes
+        self.dicom_frame = dicom_frame
+        self.dicom_window = tuple(dicom_window) if dicom_window else None
+
+    @classmethod
+    def from_config(cls, cfg, is_train: bool = True) -> Dict[str, Any]:
+        ret = super().from_config(cfg, is_train)
+        ret["num_classes"] = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+        ret["dicom_frame"] = cfg.WSDET.DICOM.FRAME
+        ret["dicom_window"] = list(cfg.WSDET.DICOM.WINDOW)
+        return ret
+
+    def __call__(self, dataset_dict: Dict[str, Any]) -> Dict[str, Any]:
+        dataset_dict = copy.deepcopy(dataset_dict)
+        image = read_image(
+            dataset_dict["file_name"],
+            format=self.image_format,
+            dicom_frame=self.dicom_frame,
+            dicom_window=self.dicom_window,
+        )
+        utils.check_image_size(dataset_dict, image)
+
+        aug_input = T.AugInput(image)
+        transforms = self.augmentations(aug_input)
+        image = aug_input.image
+        image_shape = image.shape[:2]
+        dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        dataset_dict["image_labels"] = image_labels_to_multi_hot(
+            dataset_dict["image_labels"], self.num_classes
+        )
+
+        annotations_used = self.is_train and dataset_dict.get("supervision") == "strong"
+        if annotations_used:
+            dataset_dict.setdefault("annotations", [])
+            self._transform_annotations(dataset_dict, transforms, image_shape)
+        else:
+            dataset_dict.pop("annotations", None)
+        return dataset_dict
+
