@@ -4,7 +4,8 @@ Importing this package registers every wsdet component in Detectron2's registrie
 synthetic datasets in the DatasetCatalog.
 """
 from .config import add_wsdet_config
-from . import data  # noqa: F401  (registers datasets)
+from . import data  # noqa: F401  (registers the synthetic datasets)
+from . import modeling  # noqa: F401  (registers meta-architectures and ROI heads)
 
 __all__ = ["add_wsdet_config"]
 __version__ = "0.1.0"

@@ -21,3 +21,35 @@ def add_wsdet_config(cfg: CN) -> None:
     _C.WSDET.DICOM.FRAME = 0
     # (center, width) window applied to every DICOM; empty = the file's VOI LUT / window, else min-max.
     _C.WSDET.DICOM.WINDOW = []
+
+    _add_mil_config(_C)
+
+
+def _add_mil_config(_C: CN) -> None:
+    """Keys of the joint strong/weak MIL Faster R-CNN (:class:`wsdet.modeling.WSDetMILRCNN`)."""
+    _C.WSDET.MIL = CN()
+    # Mass of interest of a weak image: "most_malignant" (paper), "most_benign" (own class),
+    # "most_discriminative" (top lesion score) or "most_abnormal" (lowest background score);
+    # malignant images always take their most malignant region.
+    _C.WSDET.MIL.MOI = "most_malignant"
+    # Rank regions by softmax probabilities ("prob") or by raw class logits ("logit", official code).
+    _C.WSDET.MIL.SELECT_ON = "prob"
+    # Contiguous id of the malignant class.
+    _C.WSDET.MIL.MALIGNANT_CLASS = 1
+    # CE weight of weak images per lesion class (contiguous ids); [] = 1 each. Official: inverse
+    # malignant frequency, i.e. [p, 1 - p] for (benign, malignant) with p the malignant fraction.
+    _C.WSDET.MIL.CLASS_WEIGHTS = []
+    # CE weight of normal weak images, whose proposals are all pushed to background; 0 = ignore (official).
+    _C.WSDET.MIL.NORMAL_WEIGHT = 0.0
+    # RPN proposals kept after NMS for each weak image in training (paper: 2000).
+    _C.WSDET.MIL.POST_NMS_TOPK_TRAIN = 2000
+
+    _C.WSDET.MIL.ALPHA = CN()
+    # alpha(t) in L = L_strong + alpha(t) * L_mil: "static", "step_exp" (official code) or "linear".
+    _C.WSDET.MIL.ALPHA.SCHEDULE = "step_exp"
+    # alpha of "static", final alpha of "linear"; "step_exp": VALUE * (1 - 0.99 * 0.9^(t // PERIOD)).
+    _C.WSDET.MIL.ALPHA.VALUE = 1.0
+    # "step_exp": iterations between two steps of alpha (official: 2000).
+    _C.WSDET.MIL.ALPHA.PERIOD = 2000
+    # "linear": iterations over which alpha rises from 0 to VALUE.
+    _C.WSDET.MIL.ALPHA.RAMP_ITERS = 1000

@@ -1,0 +1,276 @@
+"""Joint strong/weak MIL Faster R-CNN: MoI selection, MIL loss, alpha schedules and the tiny model."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from detectron2.config import get_cfg
+from detectron2.modeling import build_model
+from detectron2.structures import Boxes, Instances
+from detectron2.utils.events import EventStorage
+
+from wsdet.config import add_wsdet_config
+from wsdet.modeling import (
+    AlphaSchedule,
+    MILRes5ROIHeads,
+    image_label_targets,
+    mil_loss,
+    moi_probs,
+    select_moi,
+)
+
+BENIGN, MALIGNANT, NORMAL = 0, 1, 2
+STRONG_LOSSES = ("loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg")
+ALL_LOSSES = set(STRONG_LOSSES) | {"loss_mil"}
+
+# Columns: benign, malignant, background. Rankings by probability and by logit disagree for every
+# variant: malignant prob r0 / logit r1; benign prob r2 / logit r1; top lesion score prob r2 /
+# logit r1; lowest background prob r2 / logit r3.
+LOGITS = torch.tensor([[0.0, 3.0, 0.0], [5.0, 4.0, 5.0], [4.0, -2.0, -2.0], [-1.0, -1.0, -3.0]])
+
+
+@pytest.mark.parametrize(
+    "variant, target, by_prob, by_logit",
+    [
+        ("most_malignant", BENIGN, 0, 1),
+        ("most_malignant", MALIGNANT, 0, 1),
+        ("most_malignant", None, 0, 1),
+        ("most_benign", BENIGN, 2, 1),
+        ("most_benign", MALIGNANT, 0, 1),
+        ("most_benign", None, 2, 1),  # label-free: falls back to most discriminative
+        ("most_discriminative", BENIGN, 2, 1),
+        ("most_discriminative", MALIGNANT, 0, 1),
+        ("most_abnormal", BENIGN, 2, 3),
+        ("most_abnormal", MALIGNANT, 0, 1),
+        ("most_abnormal", None, 2, 3),
+    ],
+)
+def test_select_moi(variant, target, by_prob, by_logit):
+    assert select_moi(LOGITS, target, variant, MALIGNANT, on_logits=False) == by_prob
+    assert select_moi(LOGITS, target, variant, MALIGNANT, on_logits=True) == by_logit
+
+
+def test_select_moi_rejects_unknown_variant():
+    with pytest.raises(ValueError):
+        select_moi(LOGITS, BENIGN, "most_anything", MALIGNANT)
+
+
+def test_image_label_targets():
+    labels = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert image_label_targets(labels).tolist() == [NORMAL, BENIGN, MALIGNANT]
+    with pytest.raises(ValueError):
+        image_label_targets(torch.tensor([[1.0, 1.0]]))
+
+
+def _loss(logits_per_image, targets, weights, variant="most_malignant"):
+    targets, weights = torch.tensor(targets), torch.tensor(weights)
+    return mil_loss(logits_per_image, targets, weights, variant, MALIGNANT)
+
+
+def test_mil_loss_gradient_only_through_moi():
+    logits = LOGITS.clone().requires_grad_()
+    loss = _loss([logits], [BENIGN], [1.0, 1.0, 0.0])
+    # most malignant region by probability: r0, trained towards benign
+    assert torch.allclose(loss, F.cross_entropy(LOGITS[:1], torch.tensor([BENIGN])))
+    loss.backward()
+    assert logits.grad[0].abs().sum() > 0
+    assert torch.all(logits.grad[1:] == 0)
+
+
+def test_mil_loss_class_weights_and_mean_over_images():
+    benign, malignant = LOGITS.clone(), (LOGITS + 1.0).flip(0)
+    loss = _loss([benign, malignant], [BENIGN, MALIGNANT], [0.3, 0.7, 0.0])
+    ce_benign = F.cross_entropy(LOGITS[:1], torch.tensor([BENIGN]))
+    ce_malignant = F.cross_entropy(malignant[3:], torch.tensor([MALIGNANT]))  # r0 after the flip
+    assert torch.allclose(loss, (0.3 * ce_benign + 0.7 * ce_malignant) / 2)
+
+
+def test_mil_loss_normal_images():
+    normal = LOGITS.clone().requires_grad_()
+    ignored = _loss([normal], [NORMAL], [1.0, 1.0, 0.0])
+    ignored.backward()
+    assert ignored.item() == 0 and torch.all(normal.grad == 0)
+
+    normal.grad = None
+    background = _loss([normal], [NORMAL], [1.0, 1.0, 0.5])
+    expected = 0.5 * F.cross_entropy(LOGITS, torch.full((4,), NORMAL))
+    assert torch.allclose(background, expected)
+    background.backward()
+    assert torch.all(normal.grad.abs().sum(dim=1) > 0)  # every region is pushed to background
+
+
+def test_mil_loss_is_stable_and_skips_empty_images():
+    huge = torch.tensor([[1e4, -1e4, 0.0]], requires_grad=True)
+    loss = _loss([huge, torch.zeros(0, 3)], [MALIGNANT, BENIGN], [1.0, 1.0, 0.0])
+    assert torch.isfinite(loss) and math.isclose(loss.item(), 2e4 / 2, rel_tol=1e-6)
+    loss.backward()
+    assert torch.isfinite(huge.grad).all()
+
+
+def test_moi_probs():
+    probs = moi_probs(LOGITS, "most_malignant", MALIGNANT)
+    assert torch.allclose(probs, F.softmax(LOGITS[0], dim=0)[:2])
+    assert torch.equal(moi_probs(torch.zeros(0, 3), "most_malignant", MALIGNANT), torch.zeros(2))
+
+
+def test_alpha_schedules():
+    step = AlphaSchedule(name="step_exp", value=1.0, period=2000)
+    assert step(0) == pytest.approx(0.01) and step(1999) == pytest.approx(0.01)
+    assert step(2000) == pytest.approx(1 - 0.99 * 0.9)
+    assert step(4000) == pytest.approx(1 - 0.99 * 0.81)
+    assert step(10**6) == pytest.approx(1.0)
+    assert AlphaSchedule(name="static", value=0.5)(12345) == 0.5
+    linear = AlphaSchedule(name="linear", value=0.8, ramp_iters=100)
+    assert [linear(t) for t in (0, 50, 100, 500)] == pytest.approx([0.0, 0.4, 0.8, 0.8])
+    with pytest.raises(ValueError):
+        AlphaSchedule(name="cosine", value=1.0)
+
+
+def _cfg(c4: bool = False):
+    cfg = get_cfg()
+    add_wsdet_config(cfg)
+    cfg.merge_from_file("configs/Base-WSDet-RCNN.yaml")
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.RPN.POST_NMS_TOPK_TEST = 50
+    cfg.WSDET.MIL.POST_NMS_TOPK_TRAIN = 40
+    cfg.WSDET.MIL.NORMAL_WEIGHT = 1.0
+    if c4:
+        cfg.MODEL.BACKBONE.NAME = "build_resnet_backbone"
+        cfg.MODEL.RESNETS.OUT_FEATURES = ["res4"]
+        cfg.MODEL.RPN.IN_FEATURES = ["res4"]
+        cfg.MODEL.ANCHOR_GENERATOR.SIZES = [[16, 32, 64]]
+        cfg.MODEL.ROI_HEADS.NAME = "MILRes5ROIHeads"
+        cfg.MODEL.ROI_HEADS.IN_FEATURES = ["res4"]
+        cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION = 8
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_model(_cfg())
+
+
+def _image(seed):
+    return torch.randint(0, 256, (3, 64, 64), generator=torch.Generator().manual_seed(seed)).to(
+        torch.uint8
+    )
+
+
+def _strong(seed, label):
+    instances = Instances((64, 64))
+    instances.gt_boxes = Boxes(torch.tensor([[8.0, 10.0, 40.0, 36.0]]))
+    instances.gt_classes = torch.tensor([label])
+    return {"image": _image(seed), "height": 64, "width": 64, "supervision": "strong",
+            "image_labels": F.one_hot(torch.tensor(label), 2).float(), "instances": instances}
+
+
+def _weak(seed, label=None):
+    labels = torch.zeros(2) if label is None else F.one_hot(torch.tensor(label), 2).float()
+    return {"image": _image(seed), "height": 64, "width": 64, "supervision": "weak",
+            "image_labels": labels}
+
+
+MIXED = [_strong(0, BENIGN), _weak(1, MALIGNANT), _strong(2, MALIGNANT), _weak(3, BENIGN), _weak(4)]
+
+
+def _train_step(model, batch, iteration=0):
+    model.train()
+    model.zero_grad()
+    with EventStorage(iteration) as storage:
+        losses = model(batch)
+        sum(losses.values()).backward()
+    return losses, storage
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [MIXED, [_strong(0, BENIGN), _strong(2, MALIGNANT)], [_weak(1, MALIGNANT), _weak(4)]],
+    ids=["strong+weak", "strong-only", "weak-only"],
+)
+def test_train_step_same_keys_and_every_parameter_gets_a_gradient(model, batch):
+    losses, _ = _train_step(model, batch)
+    assert set(losses) == ALL_LOSSES
+    assert all(torch.isfinite(v) for v in losses.values())
+    # the graph of every step touches every parameter (what DDP without find_unused_parameters needs)
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_weak_images_get_no_rpn_or_box_loss(model):
+    weak = [_weak(1, MALIGNANT), _weak(3, BENIGN)]
+    losses, _ = _train_step(model, weak, iteration=5000)
+    assert all(losses[k].item() == 0 for k in STRONG_LOSSES) and losses["loss_mil"].item() > 0
+    # the zero terms give exactly zero gradients to the RPN and box regression ...
+    assert all(torch.all(p.grad == 0) for p in model.proposal_generator.parameters())
+    assert all(torch.all(p.grad == 0) for p in model.roi_heads.box_predictor.bbox_pred.parameters())
+    # ... and every parameter receives exactly the gradient of alpha * loss_mil alone (which does not
+    # reach the RPN nor the box regression: None there)
+    total_grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    with EventStorage(5000):
+        model(weak)["loss_mil"].backward()
+    for name, p in model.named_parameters():
+        mil_grad = torch.zeros_like(p) if p.grad is None else p.grad
+        assert torch.equal(mil_grad, total_grads[name]), name
+
+
+def test_weak_images_do_not_change_strong_losses(model):
+    # BN in eval mode: strong features must not depend on the weak images sharing the backbone pass
+    strong = [_strong(0, BENIGN), _strong(2, MALIGNANT)]
+    results = []
+    for batch in (strong, MIXED):
+        model.train()
+        model.backbone.eval()
+        torch.manual_seed(0)  # same RPN / ROI sampling
+        with EventStorage(0), torch.no_grad():
+            results.append(model(batch))
+    for k in STRONG_LOSSES:
+        assert torch.allclose(results[0][k], results[1][k], atol=1e-6), k
+    assert results[0]["loss_mil"].item() == 0 and results[1]["loss_mil"].item() > 0
+
+
+def test_alpha_weights_and_is_logged(model):
+    alpha = model.alpha_schedule  # the base config's "step_exp" schedule, PERIOD 100
+    losses = {}
+    for iteration in (0, 2000):
+        losses[iteration], storage = _train_step(model, [_weak(1, MALIGNANT)], iteration)
+        assert storage.history("mil/alpha").latest() == pytest.approx(alpha(iteration))
+    ratio = losses[2000]["loss_mil"] / losses[0]["loss_mil"]
+    # the weights are updated between steps only through the optimizer, which is not run here
+    assert ratio.item() == pytest.approx(alpha(2000) / alpha(0), rel=1e-4)
+
+
+def test_weak_proposal_count(model):
+    model.train()
+    images = model.preprocess_image([_weak(1, MALIGNANT)])
+    proposals, _ = model._weak_proposals(images, model.backbone(images.tensor))
+    assert 0 < len(proposals[0]) <= 40
+
+
+def test_inference_returns_instances_and_image_probs(model):
+    model.eval()
+    with torch.no_grad():
+        outputs = model([_weak(1), _strong(2, MALIGNANT)])
+        thresh = model.roi_heads.box_predictor.test_score_thresh
+        model.roi_heads.box_predictor.test_score_thresh = 1.01  # no detection survives
+        empty = model([_weak(1)])
+        model.roi_heads.box_predictor.test_score_thresh = thresh
+    for output in outputs + empty:
+        assert output["image_probs"].shape == (2,)
+        assert torch.all(output["image_probs"] >= 0) and output["image_probs"].sum() <= 1 + 1e-6
+    assert outputs[0]["instances"].has("pred_boxes") and len(outputs[0]["instances"]) > 0
+    assert len(empty[0]["instances"]) == 0
+
+
+def test_c4_model_trains_and_predicts():
+    torch.manual_seed(0)
+    model = build_model(_cfg(c4=True))
+    assert isinstance(model.roi_heads, MILRes5ROIHeads)
+    for batch in (MIXED[:2], MIXED[1:2]):
+        losses, _ = _train_step(model, batch)
+        assert set(losses) == ALL_LOSSES and all(torch.isfinite(v) for v in losses.values())
+    model.eval()
+    with torch.no_grad():
+        output = model([_weak(1)])[0]
+    assert output["image_probs"].shape == (2,) and output["instances"].has("scores")

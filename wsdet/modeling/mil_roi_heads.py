@@ -1,0 +1,170 @@
+"""ROI heads that add the weak-image MIL loss and image-level probabilities to Detectron2's heads."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+from detectron2.config import configurable
+from detectron2.modeling.roi_heads import ROI_HEADS_REGISTRY, Res5ROIHeads, StandardROIHeads
+from detectron2.structures import ImageList, Instances
+
+from .mil_loss import MOI_VARIANTS, image_label_targets, mil_loss, moi_probs
+
+__all__ = ["MILROIHeadsMixin", "MILROIHeads", "MILRes5ROIHeads"]
+
+
+class MILROIHeadsMixin:
+    """
+    MIL logic shared by the FPN/C5 (:class:`StandardROIHeads`) and C4 (:class:`Res5ROIHeads`) heads.
+
+    In training, the batch holds box-annotated ("strong") images first, then image-labelled ("weak")
+    ones. Strong images get Detectron2's own sampling and box losses; the proposals of weak images go
+    through the same box head (one pass for both sets) and only feed ``loss_mil``. Every loss key is
+    always returned: a loss whose images are absent from the batch is ``0 * (sum of the outputs)`` of
+    the box predictor, so that each process of a DDP run touches the same parameters every step.
+    A subclass provides :meth:`_box_predictions`.
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        moi_variant: str,
+        malignant_class: int,
+        select_on_logits: bool,
+        mil_class_weights: List[float],
+        **kwargs,
+    ):
+        """
+        Args:
+            moi_variant: how a weak image's mass of interest is chosen, see
+                :func:`wsdet.modeling.mil_loss.select_moi`.
+            malignant_class: contiguous id of the malignant class.
+            select_on_logits: rank regions by logits instead of probabilities.
+            mil_class_weights: K + 1 CE weights of weak images per target (lesion classes, then
+                normal; a normal weight of 0 ignores normal images).
+            kwargs: arguments of the Detectron2 ROI heads class.
+        """
+        super().__init__(**kwargs)
+        if moi_variant not in MOI_VARIANTS:
+            raise ValueError(f"Unknown MoI variant {moi_variant!r}; expected {MOI_VARIANTS}.")
+        if len(mil_class_weights) != self.num_classes + 1:
+            raise ValueError(f"Expected {self.num_classes + 1} MIL class weights.")
+        if not 0 <= malignant_class < self.num_classes:
+            raise ValueError(f"malignant_class must be in [0, {self.num_classes}).")
+        self.moi_variant = moi_variant
+        self.malignant_class = malignant_class
+        self.select_on_logits = select_on_logits
+        self.register_buffer(
+            "mil_class_weights", torch.tensor(mil_class_weights, dtype=torch.float32), False
+        )
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        ret = super().from_config(cfg, input_shape)
+        if cfg.MODEL.MASK_ON or cfg.MODEL.KEYPOINT_ON:
+            raise ValueError(f"{cls.__name__} supports boxes only (MODEL.MASK_ON/KEYPOINT_ON off).")
+        mil = cfg.WSDET.MIL
+        if mil.SELECT_ON not in ("prob", "logit"):
+            raise ValueError(f"WSDET.MIL.SELECT_ON must be 'prob' or 'logit': {mil.SELECT_ON!r}.")
+        lesion_weights = list(mil.CLASS_WEIGHTS) or [1.0] * cfg.MODEL.ROI_HEADS.NUM_CLASSES
+        ret.update(
+            moi_variant=mil.MOI,
+            malignant_class=mil.MALIGNANT_CLASS,
+            select_on_logits=mil.SELECT_ON == "logit",
+            mil_class_weights=lesion_weights + [mil.NORMAL_WEIGHT],
+        )
+        return ret
+
+    def _box_predictions(
+        self, features: Dict[str, torch.Tensor], proposals: List[Instances]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(class logits, box deltas) of the box predictor for the proposal boxes of all images."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        images: ImageList,
+        features: Dict[str, torch.Tensor],
+        proposals: List[Instances],
+        targets: Optional[List[Instances]] = None,
+        weak_labels: Optional[torch.Tensor] = None,
+    ) -> Tuple[List[Instances], Dict[str, torch.Tensor]]:
+        """
+        Args:
+            images, features: as in :meth:`ROIHeads.forward`, for strong then weak images.
+            proposals: RPN proposals of every image, strong images first.
+            targets: ground truth of the first ``len(targets)`` (strong) images; training only.
+            weak_labels: (W, K) multi-hot labels of the remaining W (weak) images; training only.
+
+        Returns:
+            As :meth:`ROIHeads.forward`. Training losses: ``loss_cls``, ``loss_box_reg``, ``loss_mil``.
+        """
+        if not self.training:
+            return super().forward(images, features, proposals)
+        targets = targets or []
+        num_strong = len(targets)
+        strong = self.label_and_sample_proposals(proposals[:num_strong], targets) if targets else []
+        weak = proposals[num_strong:]
+        if len(weak) != (0 if weak_labels is None else len(weak_labels)):
+            raise ValueError("weak_labels must give one label vector per weak image.")
+
+        scores, deltas = self._box_predictions(features, strong + weak)
+        num_strong_boxes = sum(len(p) for p in strong)
+        if strong:
+            predictions = (scores[:num_strong_boxes], deltas[:num_strong_boxes])
+            losses = self.box_predictor.losses(predictions, strong)
+        else:
+            unused = 0.0 * (scores.sum() + deltas.sum())
+            losses = {"loss_cls": unused, "loss_box_reg": unused}
+        if weak:
+            weak_scores = scores[num_strong_boxes:].split([len(p) for p in weak])
+            losses["loss_mil"] = mil_loss(
+                weak_scores,
+                image_label_targets(weak_labels),
+                self.mil_class_weights,
+                self.moi_variant,
+                self.malignant_class,
+                self.select_on_logits,
+            )
+        else:
+            losses["loss_mil"] = 0.0 * scores.sum()
+        return [], losses
+
+    def inference_with_image_probs(
+        self, features: Dict[str, torch.Tensor], proposals: List[Instances]
+    ) -> Tuple[List[Instances], List[torch.Tensor]]:
+        """
+        Detections and image-level probabilities from one box-head pass over the proposals.
+
+        Returns:
+            list[Instances]: the detections of each image, as :meth:`forward` in inference.
+            list[Tensor]: (K,) probabilities of each image, see :func:`moi_probs`.
+        """
+        assert not self.training
+        predictions = self._box_predictions(features, proposals)
+        instances, _ = self.box_predictor.inference(predictions, proposals)
+        image_probs = [
+            moi_probs(scores, self.moi_variant, self.malignant_class, self.select_on_logits)
+            for scores in predictions[0].split([len(p) for p in proposals])
+        ]
+        return instances, image_probs
+
+
+@ROI_HEADS_REGISTRY.register()
+class MILROIHeads(MILROIHeadsMixin, StandardROIHeads):
+    """:class:`StandardROIHeads` (FPN, C5 box heads) with the weak-image MIL loss."""
+
+    def _box_predictions(self, features, proposals):
+        features = [features[f] for f in self.box_in_features]
+        box_features = self.box_pooler(features, [p.proposal_boxes for p in proposals])
+        return self.box_predictor(self.box_head(box_features))
+
+
+@ROI_HEADS_REGISTRY.register()
+class MILRes5ROIHeads(MILROIHeadsMixin, Res5ROIHeads):
+    """:class:`Res5ROIHeads` (C4 models) with the weak-image MIL loss."""
+
+    def _box_predictions(self, features, proposals):
+        features = [features[f] for f in self.in_features]
+        box_features = self._shared_roi_transform(features, [p.proposal_boxes for p in proposals])
+        return self.box_predictor(box_features.mean(dim=[2, 3]))
