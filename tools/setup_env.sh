@@ -43,7 +43,7 @@ fi
 
 stamp="$("$py" -c 'import sys; print(sys.prefix)')/.wsdet-setup-stamp"
 want="$(cat setup.py | sha256sum | cut -d' ' -f1) $repo"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! "$py" -c "import wsdet" 2>/dev/null; then
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! (cd / && "$py" -c "import wsdet" 2>/dev/null); then
   echo "[setup] installing wsdet (editable) with test and DICOM extras" >&2
   "${pip[@]}" -e ".[test,dicom]"
   echo "$want" > "$stamp"

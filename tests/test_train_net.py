@@ -1,0 +1,90 @@
+"""End to end through tools/train_net.py and Detectron2's trainer: a few iterations of each BUS config."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN_NET = os.path.join(REPO, "tools", "train_net.py")
+
+pytestmark = pytest.mark.slow
+
+# Small enough for a few CPU iterations in seconds.
+TINY = [
+    "SOLVER.MAX_ITER", "3", "SOLVER.WARMUP_ITERS", "1", "SOLVER.STEPS", "()",
+    "SOLVER.CHECKPOINT_PERIOD", "1000", "DATALOADER.NUM_WORKERS", "0",
+    "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "96",
+    "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "96",
+    "MODEL.RPN.POST_NMS_TOPK_TRAIN", "50", "MODEL.RPN.POST_NMS_TOPK_TEST", "50",
+    "WSDET.MIL.POST_NMS_TOPK_TRAIN", "50", "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "32",
+    "SEED", "1",
+]
+
+
+def run_train_net(args, cwd):
+    result = subprocess.run(
+        [sys.executable, TRAIN_NET, *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result.stdout + result.stderr
+
+
+@pytest.fixture
+def registered(tmp_path, tiny_coco):
+    strong_json, root, _ = tiny_coco(strong=True, num_images=6)
+    weak_json, _, _ = tiny_coco(strong=False, num_images=6)
+    return [
+        "--dataset", "t_strong", strong_json, root,
+        "--weak-dataset", "t_weak", weak_json, root,
+        "--dataset", "t_test", strong_json, root,
+    ]
+
+
+@pytest.mark.parametrize(
+    "config, train",
+    [
+        ("bus_joint.yaml", "('t_strong','t_weak')"),
+        ("bus_strong_only.yaml", "('t_strong',)"),
+        ("bus_weak_only.yaml", "('t_weak',)"),
+    ],
+)
+def test_config_trains_and_evaluates(tmp_path, registered, config, train):
+    out = str(tmp_path / "out")
+    log = run_train_net(
+        ["--config-file", os.path.join(REPO, "configs", config), *registered,
+         "DATASETS.TRAIN", train, "DATASETS.TEST", "('t_test',)", "OUTPUT_DIR", out, *TINY],
+        cwd=str(tmp_path),
+    )
+    assert os.path.isfile(os.path.join(out, "model_final.pth"))
+    assert "Evaluation results for t_test in csv format" in log
+    metrics = [json.loads(line) for line in open(os.path.join(out, "metrics.json"))]
+    train_rows = [m for m in metrics if "total_loss" in m]
+    assert train_rows[-1]["iteration"] == 2
+    losses = {k for m in train_rows for k in m if k.startswith("loss_")}
+    assert {"loss_cls", "loss_box_reg", "loss_rpn_cls", "loss_rpn_loc", "loss_mil"} <= losses
+
+
+def test_eval_only_from_checkpoint(tmp_path, registered):
+    out = str(tmp_path / "out")
+    common = ["--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"), *registered,
+              "DATASETS.TRAIN", "('t_strong','t_weak')", "DATASETS.TEST", "('t_test',)", *TINY]
+    run_train_net([*common, "OUTPUT_DIR", out], cwd=str(tmp_path))
+    log = run_train_net(
+        ["--eval-only", *common, "OUTPUT_DIR", str(tmp_path / "eval"),
+         "MODEL.WEIGHTS", os.path.join(out, "model_final.pth")],
+        cwd=str(tmp_path),
+    )
+    assert "Evaluation results for t_test in csv format" in log
+    assert os.path.isfile(os.path.join(tmp_path, "eval", "inference", "t_test", "coco_instances_results.json"))
+
+
+def test_bad_dataset_argument(tmp_path):
+    result = subprocess.run(
+        [sys.executable, TRAIN_NET, "--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"),
+         "--dataset", "only_name", "--eval-only"],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode != 0
+    assert "--dataset: expected 3 arguments" in result.stderr

@@ -1,0 +1,63 @@
+#!/usr/bin/env python
+"""Train and evaluate wsdet models with Detectron2's trainer and ``launch``.
+
+Examples:
+    python tools/train_net.py --config-file configs/bus_joint.yaml
+    python tools/train_net.py --config-file configs/bus_joint.yaml --num-gpus 8
+    python tools/train_net.py --config-file configs/bus_joint.yaml --eval-only MODEL.WEIGHTS model.pth
+    python tools/train_net.py --config-file configs/bus_joint.yaml \
+        --dataset my_strong my/strong.json my/images --weak-dataset my_weak my/weak.json my/images \
+        DATASETS.TRAIN "('my_strong','my_weak')"
+"""
+import logging
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.engine import default_argument_parser, launch
+
+from wsdet.engine import WSDetTrainer
+from wsdet.engine.setup import register_cli_datasets, setup
+
+logger = logging.getLogger("wsdet")
+
+
+def main(args):
+    register_cli_datasets(args.dataset, args.strong_dataset, args.weak_dataset)
+    cfg = setup(args)
+    if args.eval_only:
+        model = WSDetTrainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
+        return WSDetTrainer.test(cfg, model)
+    trainer = WSDetTrainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+def build_parser():
+    parser = default_argument_parser()
+    for flag, supervision in (("--dataset", "inferred from the file"), ("--strong-dataset", "strong"),
+                              ("--weak-dataset", "weak")):
+        parser.add_argument(
+            flag,
+            nargs=3,
+            action="append",
+            default=[],
+            metavar=("NAME", "JSON", "IMAGE_ROOT"),
+            help=f"register a COCO JSON with image-level labels before the config is read "
+            f"(repeatable); supervision: {supervision}",
+        )
+    return parser
+
+
+if __name__ == "__main__":
+    args = build_parser().parse_args()
+    print("Command Line Args:", args)
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )

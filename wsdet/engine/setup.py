@@ -1,0 +1,50 @@
+"""Config set-up and command-line dataset registration shared by wsdet's tools."""
+import logging
+from argparse import Namespace
+from typing import Sequence
+
+import torch
+from detectron2.config import CfgNode, get_cfg
+from detectron2.engine import default_setup
+
+from ..config import add_wsdet_config
+from ..data import register_wsdet_coco
+
+logger = logging.getLogger(__name__)
+
+
+def register_cli_datasets(
+    inferred: Sequence[Sequence[str]] = (),
+    strong: Sequence[Sequence[str]] = (),
+    weak: Sequence[Sequence[str]] = (),
+) -> None:
+    """Register ``(NAME, JSON, IMAGE_ROOT)`` triples given on the command line.
+
+    ``inferred`` datasets get their supervision from the file (boxes or not); the others are forced.
+    """
+    for specs, supervision in ((inferred, None), (strong, "strong"), (weak, "weak")):
+        for name, json_file, image_root in specs:
+            register_wsdet_coco(name, json_file, image_root, supervision=supervision)
+
+
+def build_config(config_file: str, opts: Sequence[str] = ()) -> CfgNode:
+    """Detectron2 defaults + wsdet keys, merged with a YAML file and ``KEY VALUE`` overrides.
+
+    ``MODEL.DEVICE`` falls back to "cpu" when CUDA is not available, so one config serves both.
+    """
+    cfg = get_cfg()
+    add_wsdet_config(cfg)
+    cfg.merge_from_file(config_file)
+    cfg.merge_from_list(list(opts))
+    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        logger.warning("CUDA is not available: training on the CPU")
+        cfg.MODEL.DEVICE = "cpu"
+    return cfg
+
+
+def setup(args: Namespace) -> CfgNode:
+    """Build the frozen config of a run and set up logging/output (Detectron2's ``default_setup``)."""
+    cfg = build_config(args.config_file, args.opts)
+    cfg.freeze()
+    default_setup(cfg, args)
+    return cfg
