@@ -4,6 +4,7 @@ from .coco_image_labels import DatasetFormatError, infer_supervision, load_wsdet
 from .dataset_mapper import WSDetDatasetMapper, image_labels_to_multi_hot
 from .registration import datasets_root, register_wsdet_coco
 from .samplers import StrongWeakBatchSampler
+from . import builtin  # noqa: F401  (registers the synthetic datasets)
 
 __all__ = [
     "DatasetFormatError",
