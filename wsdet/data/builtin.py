@@ -4,6 +4,7 @@
 registered whether or not they have been generated; loading a missing one says which command writes it.
 """
 import os
+from typing import List, Optional
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
@@ -29,11 +30,19 @@ def _load_generated(name: str, json_file: str, image_root: str, supervision: str
     return load_wsdet_coco_json(json_file, image_root, name, supervision=supervision)
 
 
-def register_synthetic(spec: SyntheticSpec, root: str, script: str) -> None:
-    """Register every split of a synthetic dataset under ``root``."""
+def register_synthetic(
+    spec: SyntheticSpec, root: str, script: str, prefix: Optional[str] = None
+) -> List[str]:
+    """Register every split of a synthetic dataset under ``root`` as ``<prefix>_<split>``.
+
+    ``prefix`` defaults to the dataset folder name; give another one to register a second copy
+    generated with other options (e.g. fewer strong images) under another root. Returns the names.
+    """
+    prefix = prefix or spec.dirname
     image_root = os.path.join(root, spec.dirname, IMAGE_DIR)
+    names = []
     for split, relative_json in spec.splits.items():
-        name = f"{spec.dirname}_{split}"
+        name = f"{prefix}_{split}"
         json_file = os.path.join(root, spec.dirname, relative_json)
         supervision = spec.supervision[split]
         DatasetCatalog.register(
@@ -41,8 +50,14 @@ def register_synthetic(spec: SyntheticSpec, root: str, script: str) -> None:
             lambda n=name, j=json_file, s=supervision: _load_generated(n, j, image_root, s, script),
         )
         MetadataCatalog.get(name).set(
-            json_file=json_file, image_root=image_root, supervision=supervision, evaluator_type="wsdet"
+            json_file=json_file,
+            image_root=image_root,
+            supervision=supervision,
+            evaluator_type="wsdet",
+            thing_classes=[c["name"] for c in sorted(spec.categories, key=lambda c: c["id"])],
         )
+        names.append(name)
+    return names
 
 
 def register_all_synthetic(root: str) -> None:
