@@ -1,0 +1,120 @@
+"""CorLoc (official BUS and top-1), false positives per normal image, bootstrap CIs and p-values."""
+
+import numpy as np
+import pytest
+
+from wsdet.evaluation.bootstrap import bootstrap_ci, paired_bootstrap_pvalue
+from wsdet.evaluation.corloc import (
+    corloc_outcomes,
+    corloc_pvalue,
+    corloc_report,
+    false_positives_per_normal_image,
+)
+from wsdet.evaluation.tables import BoxTable
+
+A = [0, 0, 10, 10]
+FAR = [50, 50, 60, 60]
+B = [20, 20, 40, 40]
+NAMES = ["benign", "malignant"]
+
+
+def _case():
+    """Image 0: the top detection misses, a lower one (0.6) hits. Image 1: only a hit below 0.5.
+    Image 2: a hit of the wrong class. Images 3, 4: normal, with 2 and 0 detections >= 0.5."""
+    gt = BoxTable([0, 1, 2], [A, B, A], [0, 1, 0], np.ones(3))
+    dets = BoxTable(
+        [0, 0, 1, 2, 3, 3, 3],
+        [FAR, A, B, A, FAR, FAR, FAR],
+        [0, 0, 1, 1, 0, 1, 0],
+        [0.9, 0.6, 0.4, 0.9, 0.7, 0.5, 0.2],
+    )
+    return gt, dets
+
+
+def test_official_and_top1_differ_as_hand_computed():
+    gt, dets = _case()
+    correct, has_gt = corloc_outcomes(gt, dets, 5, 2, "official")
+    np.testing.assert_array_equal(has_gt[:3], [[1, 0], [0, 1], [1, 0]])
+    np.testing.assert_array_equal(correct[:3], [[1, 0], [0, 0], [0, 0]])
+    correct, _ = corloc_outcomes(gt, dets, 5, 2, "top1")
+    np.testing.assert_array_equal(correct[:3], [[0, 0], [0, 1], [0, 0]])
+
+    report = corloc_report(gt, dets, 5, NAMES, n_resamples=200)
+    assert report["official"]["corloc"] == pytest.approx(1 / 3)
+    assert report["official"]["per_class"]["benign"]["corloc"] == pytest.approx(1 / 2)
+    assert report["official"]["per_class"]["malignant"]["corloc"] == 0.0
+    assert report["top1"]["corloc"] == pytest.approx(1 / 3)
+    assert report["top1"]["per_class"]["benign"]["corloc"] == 0.0
+    assert report["top1"]["per_class"]["malignant"]["corloc"] == 1.0
+    assert report["official"]["num_images"] == 3
+    assert report["fp_per_normal_image"] == pytest.approx(1.0)  # (2 + 0) / 2 normal images
+    assert report["num_normal_images"] == 2
+
+
+def test_iou_must_exceed_threshold_and_score_threshold_is_inclusive():
+    gt = BoxTable([0], [A], [0], [1.0])
+    half = BoxTable([0], [[0, 0, 5, 10]], [0], [0.9])  # IoU exactly 0.5
+    assert not corloc_outcomes(gt, half, 1, 1)[0].any()
+    exact = BoxTable([0], [A], [0], [0.5])
+    assert corloc_outcomes(gt, exact, 1, 1)[0].all()
+
+
+def test_duplicates_perfect_and_empty_cases():
+    gt = BoxTable([0, 1], [A, B], [0, 0], np.ones(2))
+    perfect = BoxTable([0, 0, 1], [A, A, B], [0, 0, 0], [0.9, 0.9, 0.8])  # duplicate detections
+    assert corloc_report(gt, perfect, 2, ["lesion"], n_resamples=50)["official"]["corloc"] == 1.0
+    assert corloc_report(gt, perfect, 2, ["lesion"], n_resamples=50)["top1"]["corloc"] == 1.0
+    no_dets = BoxTable.from_per_image([], [])
+    report = corloc_report(gt, no_dets, 2, ["lesion"], n_resamples=50)
+    assert report["official"]["corloc"] == 0.0 and report["top1"]["corloc"] == 0.0
+    assert np.isnan(report["fp_per_normal_image"])  # no normal image
+    no_gt = corloc_report(no_dets, perfect, 2, ["lesion"], n_resamples=50)
+    assert np.isnan(no_gt["official"]["corloc"]) and no_gt["official"]["num_images"] == 0
+    assert np.isnan(no_gt["official"]["ci95"][0])
+    assert no_gt["fp_per_normal_image"] == pytest.approx(1.5)  # 3 detections on 2 normal images
+
+
+def test_two_classes_in_one_image_pool_pairs():
+    gt = BoxTable([0, 0], [A, B], [0, 1], np.ones(2))
+    dets = BoxTable([0], [A], [0], [0.9])
+    report = corloc_report(gt, dets, 1, NAMES, n_resamples=50)
+    assert report["official"]["corloc"] == pytest.approx(0.5)
+    assert report["official"]["num_images"] == 1
+
+
+def test_explicit_normal_flags():
+    dets = BoxTable([0, 1, 1], [A, A, A], [0, 0, 0], [0.9, 0.9, 0.1])
+    assert false_positives_per_normal_image(dets, np.array([False, True])) == 1.0
+    assert false_positives_per_normal_image(dets, np.array([True, True]), score_thresh=0.05) == 1.5
+
+
+def test_bootstrap_ci_contains_estimate_narrows_and_is_seeded():
+    rng = np.random.default_rng(1)
+    widths = []
+    for n in (100, 10000):
+        outcome = (rng.random(n) < 0.7).astype(float)
+        low, high = bootstrap_ci(outcome, n_resamples=500, seed=3)
+        assert low <= outcome.mean() <= high
+        widths.append(high - low)
+        assert bootstrap_ci(outcome, n_resamples=500, seed=3) == (low, high)
+    assert widths[1] < widths[0] / 5  # width ~ 1/sqrt(n): 10x narrower for 100x the images
+    ratio_low, ratio_high = bootstrap_ci(np.array([1, 0, 2.0]), np.array([1, 1, 2.0]), n_resamples=300)
+    assert ratio_low <= 0.75 <= ratio_high
+    assert bootstrap_ci(np.ones(20), n_resamples=100) == (1.0, 1.0)
+
+
+def test_paired_pvalue():
+    rng = np.random.default_rng(0)
+    a = (rng.random(300) < 0.8).astype(float)
+    assert paired_bootstrap_pvalue(a, a, n_resamples=200) == 1.0
+    assert paired_bootstrap_pvalue(np.ones(300), np.zeros(300), n_resamples=200) == pytest.approx(1 / 201)
+    correct_ones = np.flatnonzero(a == 1)
+    few, many = a.copy(), a.copy()
+    few[correct_ones[:3]] = 0  # B misses 3 of A's 240 hits: no evidence of a difference
+    many[correct_ones[:30]] = 0  # 30: strong evidence
+    assert paired_bootstrap_pvalue(a, few, n_resamples=500) > 0.05
+    assert paired_bootstrap_pvalue(a, many, n_resamples=500) < 0.01
+    gt, dets = _case()
+    correct, has_gt = corloc_outcomes(gt, dets, 5, 2, "official")
+    assert corloc_pvalue(correct, correct, has_gt, n_resamples=100) == 1.0
+    assert 0 < corloc_pvalue(correct, ~correct, has_gt, class_index=0, n_resamples=100) <= 1

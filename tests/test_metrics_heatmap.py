@@ -1,0 +1,123 @@
+"""Heatmap metrics: MaxBoxAccV2, PxAP, IoP / FPR / FNR, pointing game, STL localization AP."""
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from wsdet.evaluation.heatmap_ops import (
+    boxes_to_mask,
+    masks_from_boxes,
+    minmax_normalize,
+    segmentation_to_mask,
+)
+from wsdet.evaluation.maxboxacc import CAM_THRESHOLDS, best_box_iou, contour_boxes, max_box_acc
+from wsdet.evaluation.peak_metrics import pointing_hits, stl_localization_ap
+from wsdet.evaluation.pixel_metrics import choose_pixel_threshold, pixel_counts, pixel_scores, pxap
+from wsdet.evaluation.tables import BoxTable
+
+
+def _indicator(shape, *boxes):
+    return boxes_to_mask(np.array(boxes, dtype=float), shape).astype(np.float32)
+
+
+def _gt(*per_sample):
+    return BoxTable.from_per_image(
+        [np.array(b, dtype=float).reshape(-1, 4) for b in per_sample], [np.zeros(len(b)) for b in per_sample]
+    )
+
+
+def test_contour_boxes_equal_findcontours_at_every_threshold():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        h, w = rng.integers(4, 30, 2)
+        heatmap = minmax_normalize(cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (3, 3), 1))
+        boxes, slot = contour_boxes(heatmap, CAM_THRESHOLDS)
+        for k, t in enumerate(CAM_THRESHOLDS):
+            binary = (heatmap >= np.float32(t)).astype(np.uint8)
+            contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+            expected = sorted((x, y, x + bw, y + bh) for x, y, bw, bh in map(cv2.boundingRect, contours))
+            assert sorted(map(tuple, boxes[slot == k].astype(int).tolist())) == expected
+
+
+def test_maxboxacc_perfect_worst_and_hand_case():
+    shape = (16, 16)
+    perfect = _indicator(shape, [2, 2, 8, 8])
+    assert max_box_acc(best_box_iou([perfect], _gt([[2, 2, 8, 8]])))["maxboxaccv2"] == 1.0
+    far = _indicator(shape, [12, 12, 16, 16])
+    worst = best_box_iou([far], _gt([[0, 0, 4, 4]]))
+    assert worst.max() == pytest.approx(16 / 256)  # only threshold 0 (the whole map) overlaps
+    assert max_box_acc(worst)["maxboxaccv2"] == 0.0
+    # IoU 0.5 at every threshold: counted at deltas 0.3 and 0.5 (>=), not at 0.7
+    half = best_box_iou([_indicator(shape, [0, 0, 8, 8]), perfect], _gt([[0, 0, 8, 16]], [[2, 2, 8, 8]]))
+    result = max_box_acc(half)
+    np.testing.assert_allclose(result["maxboxacc"], [1.0, 1.0, 0.5])
+    assert result["maxboxaccv2"] == pytest.approx(2.5 / 3)
+    assert result["best_threshold"][0] == 0.01  # the first threshold reaching it (0: whole-map box)
+
+
+def test_maxboxacc_uses_all_contours_and_constant_maps():
+    shape = (20, 20)
+    two_blobs = _indicator(shape, [1, 1, 5, 5], [12, 12, 18, 18])
+    assert best_box_iou([two_blobs], _gt([[12, 12, 18, 18]])).max() == 1.0  # not one box around both
+    flat = np.full(shape, 0.3, dtype=np.float32)
+    iou = best_box_iou([flat], _gt([[0, 0, 20, 10]]))
+    assert iou[0, 0] == pytest.approx(0.5) and (iou[0, 1:] == 0).all()
+    empty = max_box_acc(np.zeros((0, len(CAM_THRESHOLDS))))
+    assert np.isnan(empty["maxboxaccv2"])
+
+
+def test_pxap_hand_values():
+    heatmap = np.array([[1.0, 0.6, 0.3, 0.0]], dtype=np.float32)
+    mask = np.array([[1, 0, 1, 0]], dtype=bool)
+    assert pxap(pixel_counts([heatmap], [mask])) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    assert pxap(pixel_counts([mask.astype(np.float32)], [mask])) == pytest.approx(1.0)
+    constant = np.zeros((1, 4), dtype=np.float32)  # all pixels predicted only at threshold 0
+    assert pxap(pixel_counts([constant], [mask])) == pytest.approx(0.5)
+
+
+def test_iop_fpr_fnr_and_threshold_chosen_on_validation():
+    heatmap = np.array([[1.0, 0.6, 0.3, 0.0]], dtype=np.float32)
+    test_mask = np.array([[1, 0, 1, 0]], dtype=bool)
+    scores = pixel_scores(pixel_counts([heatmap], [test_mask], [0.5]), 0.5)
+    assert scores == {"threshold": 0.5, "iop": 0.5, "fpr": 0.5, "fnr": 0.5}
+    val_mask = np.array([[1, 1, 0, 0]], dtype=bool)  # perfectly separated at any t in (0.3, 0.6]
+    chosen = choose_pixel_threshold(pixel_counts([heatmap], [val_mask]))
+    assert chosen == pytest.approx(0.31)
+    on_test = pixel_scores(pixel_counts([heatmap], [test_mask]), chosen)
+    assert on_test["iop"] == 0.5 and on_test["fpr"] == 0.5 and on_test["fnr"] == 0.5
+    with pytest.raises(ValueError):
+        pixel_scores(pixel_counts([heatmap], [test_mask], [0.5]), 0.4)
+    nothing = pixel_scores(pixel_counts([np.zeros((2, 2), np.float32)], [np.ones((2, 2), bool)], [0.5]), 0.5)
+    assert nothing["iop"] == 0.0 and nothing["fnr"] == 1.0 and np.isnan(nothing["fpr"])
+
+
+def test_pointing_game_tolerance():
+    gt = _gt([[10, 10, 20, 20]], [[10, 10, 20, 20]], [[10, 10, 20, 20]], [[0, 0, 1, 1], [40, 40, 50, 50]])
+    points = np.array([[15, 15], [34, 15], [36, 15], [45, 30]], dtype=float)
+    np.testing.assert_array_equal(pointing_hits(points, gt), [True, True, False, True])  # 10 px from box 2
+    np.testing.assert_array_equal(pointing_hits(points, gt, tolerance=0), [True, False, False, False])
+
+
+def test_stl_localization_ap_hand_value():
+    gt = BoxTable([0, 1, 3], [[0, 0, 10, 10]] * 3, [0, 0, 0], np.ones(3))
+    values = np.array([0.9, 0.8, 0.7, 0.6])  # image 2 is normal
+    points = np.array([[5, 5], [100, 100], [5, 5], [20, 5]], dtype=float)  # image 3: 10 px away, < 16
+    # ranking: TP, FP (peak outside), FP (normal), TP -> AP = (1 + 2/4) / 3
+    assert stl_localization_ap(values, points, gt) == pytest.approx(0.5)
+    assert np.isnan(stl_localization_ap(values, points, BoxTable.from_per_image([], [])))
+
+
+def test_masks_from_boxes_and_segmentations():
+    mask = boxes_to_mask(np.array([[1, 1, 3, 3]]), (4, 4))
+    assert mask.sum() == 4 and mask[1:3, 1:3].all()
+    assert boxes_to_mask(np.array([[1.2, 1.2, 1.4, 1.4]]), (4, 4))[1, 1]  # smaller than a pixel
+    assert boxes_to_mask(np.zeros((0, 4)), (2, 3)).shape == (2, 3)
+    masks = masks_from_boxes(_gt([[0, 0, 2, 2]], []), [(4, 4), (3, 3)])
+    assert masks[0].sum() == 4 and masks[1].sum() == 0
+    polygon = segmentation_to_mask([[0, 0, 20, 0, 20, 20, 0, 20]], (40, 40), (4, 4))
+    assert polygon.sum() == 4 and polygon[:2, :2].all()
+    full = np.zeros((40, 40), dtype=np.uint8, order="F")
+    full[20:, :20] = 1
+    rle = segmentation_to_mask(mask_utils.encode(full), (40, 40), (4, 4))
+    assert rle.sum() == 4 and rle[2:, :2].all()
