@@ -59,6 +59,9 @@ def test_config_trains_and_evaluates(tmp_path, registered, config, train):
     )
     assert os.path.isfile(os.path.join(out, "model_final.pth"))
     assert "Evaluation results for t_test in csv format" in log
+    with open(os.path.join(out, "inference", "t_test", "wsdet_metrics.json")) as f:
+        localization = json.load(f)
+    assert {"corloc", "froc", "classification"} <= set(localization)
     metrics = [json.loads(line) for line in open(os.path.join(out, "metrics.json"))]
     train_rows = [m for m in metrics if "total_loss" in m]
     assert train_rows[-1]["iteration"] == 2

@@ -22,6 +22,23 @@ def add_wsdet_config(cfg: CN) -> None:
     # (center, width) window applied to every DICOM; empty = the file's VOI LUT / window, else min-max.
     _C.WSDET.DICOM.WINDOW = []
 
+    _C.WSDET.EVAL = CN()
+    # Detection score threshold of CorLoc (official BUS definition), FP per normal image, IoBB accuracy.
+    _C.WSDET.EVAL.SCORE_THRESH = 0.5
+    # A detection hits a lesion when IoU > IOU_THRESH (CorLoc, FROC).
+    _C.WSDET.EVAL.IOU_THRESH = 0.5
+    # FROC hit criterion: "iou" or "center" (detection centre inside the lesion box).
+    _C.WSDET.EVAL.FROC_CRITERION = "iou"
+    # Bootstrap resamples of the 95% confidence intervals.
+    _C.WSDET.EVAL.BOOTSTRAP_RESAMPLES = 1000
+    # Image probability threshold of accuracy / sensitivity / specificity.
+    _C.WSDET.EVAL.CLS_THRESH = 0.5
+    # Threshold of min-max normalized heatmaps for IoP / pixel FPR / FNR, chosen on validation;
+    # negative = choose it on the evaluated split (only meaningful on a validation split).
+    _C.WSDET.EVAL.PIXEL_THRESH = -1.0
+    # Heatmaps are kept at most this many pixels a side for the heatmap metrics.
+    _C.WSDET.EVAL.HEATMAP_SIZE = 64
+
     _add_mil_config(_C)
 
 

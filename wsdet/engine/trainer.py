@@ -7,7 +7,7 @@ from typing import List, Optional
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
-from detectron2.data import build_detection_test_loader
+from detectron2.data import DatasetCatalog, build_detection_test_loader
 from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluator, DatasetEvaluators
 from detectron2.utils import comm
@@ -15,6 +15,7 @@ from detectron2.utils.logger import setup_logger
 from torch.nn.parallel import DistributedDataParallel
 
 from ..data import WSDetDatasetMapper, build_wsdet_train_loader
+from ..evaluation import EvalSettings, LocalizationEvaluator
 
 
 def create_ddp_model(model: torch.nn.Module, **kwargs) -> torch.nn.Module:
@@ -27,6 +28,20 @@ def create_ddp_model(model: torch.nn.Module, **kwargs) -> torch.nn.Module:
     if next(model.parameters()).device.type == "cuda":
         kwargs.setdefault("device_ids", [comm.get_local_rank()])
     return DistributedDataParallel(model, **kwargs)
+
+
+def eval_settings_from_config(cfg: CfgNode) -> EvalSettings:
+    """The localization evaluator's settings from ``cfg.WSDET.EVAL``."""
+    e = cfg.WSDET.EVAL
+    return EvalSettings(
+        score_thresh=e.SCORE_THRESH,
+        iou_thresh=e.IOU_THRESH,
+        froc_criterion=e.FROC_CRITERION,
+        n_resamples=e.BOOTSTRAP_RESAMPLES,
+        seed=max(cfg.SEED, 0),
+        cls_threshold=e.CLS_THRESH,
+        pixel_threshold=e.PIXEL_THRESH if e.PIXEL_THRESH >= 0 else None,
+    )
 
 
 class WSDetTrainer(DefaultTrainer):
@@ -69,6 +84,15 @@ class WSDetTrainer(DefaultTrainer):
     ) -> DatasetEvaluator:
         output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
         evaluators: List[DatasetEvaluator] = [
-            COCOEvaluator(dataset_name, tasks=("bbox",), distributed=True, output_dir=output_folder)
+            LocalizationEvaluator(
+                dataset_name,
+                output_folder,
+                heatmap_size=cfg.WSDET.EVAL.HEATMAP_SIZE,
+                settings=eval_settings_from_config(cfg),
+            )
         ]
+        if any("annotations" in d for d in DatasetCatalog.get(dataset_name)):
+            evaluators.insert(
+                0, COCOEvaluator(dataset_name, tasks=("bbox",), output_dir=output_folder)
+            )
         return DatasetEvaluators(evaluators)
