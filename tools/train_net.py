@@ -15,13 +15,13 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import default_argument_parser, launch
 
 from wsdet.engine import WSDetTrainer
-from wsdet.engine.setup import register_cli_datasets, setup
+from wsdet.engine.setup import add_dataset_arguments, register_cli_datasets, setup
 
 logger = logging.getLogger("wsdet")
 
 
 def main(args):
-    register_cli_datasets(args.dataset, args.strong_dataset, args.weak_dataset)
+    register_cli_datasets(args)
     cfg = setup(args)
     if args.eval_only:
         model = WSDetTrainer.build_model(cfg)
@@ -36,17 +36,7 @@ def main(args):
 
 def build_parser():
     parser = default_argument_parser()
-    for flag, supervision in (("--dataset", "inferred from the file"), ("--strong-dataset", "strong"),
-                              ("--weak-dataset", "weak")):
-        parser.add_argument(
-            flag,
-            nargs=3,
-            action="append",
-            default=[],
-            metavar=("NAME", "JSON", "IMAGE_ROOT"),
-            help=f"register a COCO JSON with image-level labels before the config is read "
-            f"(repeatable); supervision: {supervision}",
-        )
+    add_dataset_arguments(parser)
     return parser
 
 

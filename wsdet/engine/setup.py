@@ -1,6 +1,6 @@
 """Config set-up and command-line dataset registration shared by wsdet's tools."""
 import logging
-from argparse import Namespace
+from argparse import ArgumentParser, Namespace
 from typing import Sequence
 
 import torch
@@ -13,16 +13,31 @@ from ..data import register_wsdet_coco
 logger = logging.getLogger(__name__)
 
 
-def register_cli_datasets(
-    inferred: Sequence[Sequence[str]] = (),
-    strong: Sequence[Sequence[str]] = (),
-    weak: Sequence[Sequence[str]] = (),
-) -> None:
-    """Register ``(NAME, JSON, IMAGE_ROOT)`` triples given on the command line.
+def add_dataset_arguments(parser: ArgumentParser) -> None:
+    """``--dataset`` / ``--strong-dataset`` / ``--weak-dataset NAME JSON IMAGE_ROOT`` (repeatable)."""
+    for flag, supervision in (
+        ("--dataset", "inferred from the file"),
+        ("--strong-dataset", "strong"),
+        ("--weak-dataset", "weak"),
+    ):
+        parser.add_argument(
+            flag,
+            nargs=3,
+            action="append",
+            default=[],
+            metavar=("NAME", "JSON", "IMAGE_ROOT"),
+            help="register a COCO JSON with image-level labels before the config is read "
+            f"(repeatable); supervision: {supervision}",
+        )
 
-    ``inferred`` datasets get their supervision from the file (boxes or not); the others are forced.
-    """
-    for specs, supervision in ((inferred, None), (strong, "strong"), (weak, "weak")):
+
+def register_cli_datasets(args: Namespace) -> None:
+    """Register the datasets given by :func:`add_dataset_arguments` flags."""
+    for specs, supervision in (
+        (args.dataset, None),
+        (args.strong_dataset, "strong"),
+        (args.weak_dataset, "weak"),
+    ):
         for name, json_file, image_root in specs:
             register_wsdet_coco(name, json_file, image_root, supervision=supervision)
 

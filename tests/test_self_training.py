@@ -1,0 +1,89 @@
+"""Self-training: selection of confident agreeing weak images, pseudo-label JSONs, the tool end to end."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from test_train_net import REPO, TINY, run_train_net
+from wsdet.data import load_wsdet_coco_json
+from wsdet.engine.self_training import select_pseudo_labels, write_pseudo_label_jsons
+
+
+def _pred(probs, boxes, scores, classes):
+    return {"image_probs": np.array(probs, dtype=np.float32), "boxes": np.array(boxes, dtype=np.float32),
+            "scores": np.array(scores, dtype=np.float32), "classes": np.array(classes)}
+
+
+DICTS = [
+    {"image_id": 1, "file_name": "a", "image_labels": [0]},   # benign, predicted benign (0.7)
+    {"image_id": 2, "file_name": "b", "image_labels": [1]},   # malignant, predicted malignant (0.9)
+    {"image_id": 3, "file_name": "c", "image_labels": [1]},   # malignant, predicted normal: disagrees
+    {"image_id": 4, "file_name": "d", "image_labels": []},    # normal: never pseudo-labelled
+    {"image_id": 5, "file_name": "e", "image_labels": [0]},   # agrees but no benign detection
+]
+PREDICTIONS = {
+    1: _pred([0.7, 0.2], [[0, 0, 10, 10], [5, 5, 20, 20]], [0.4, 0.8], [0, 0]),
+    2: _pred([0.05, 0.9], [[1, 1, 4, 4], [2, 2, 9, 9]], [0.3, 0.95], [0, 1]),
+    3: _pred([0.1, 0.3], [[0, 0, 5, 5]], [0.9], [1]),
+    4: _pred([0.1, 0.1], [[0, 0, 5, 5]], [0.9], [1]),
+    5: _pred([0.8, 0.1], [[0, 0, 5, 5]], [0.9], [1]),
+}
+
+
+def test_selection_ranks_agreeing_images_by_confidence():
+    chosen = select_pseudo_labels(DICTS, PREDICTIONS, fraction=1.0)
+    assert [p.image_id for p in chosen] == [2, 1]
+    assert chosen[0].category == 1 and chosen[0].box_xyxy == (2.0, 2.0, 9.0, 9.0)
+    assert chosen[1].box_xyxy == (5.0, 5.0, 20.0, 20.0)  # top benign detection, not the first one
+    # 4 weak lesion images: 25% -> the single most confident one
+    assert [p.image_id for p in select_pseudo_labels(DICTS, PREDICTIONS, 0.25)] == [2]
+    assert select_pseudo_labels(DICTS, PREDICTIONS, 0.0) == []
+
+
+def test_selection_errors():
+    with pytest.raises(ValueError, match="fraction"):
+        select_pseudo_labels(DICTS, PREDICTIONS, 1.5)
+    with pytest.raises(KeyError, match="no prediction for image 2"):
+        select_pseudo_labels(DICTS, {1: PREDICTIONS[1]}, 1.0)
+
+
+def test_pseudo_label_jsons_load_as_strong_and_weak(tmp_path, tiny_coco):
+    weak_json, root, _ = tiny_coco(strong=False, num_images=6)  # labels: -, b, m, -, b, m
+    dicts = load_wsdet_coco_json(weak_json, root)
+    preds = {d["image_id"]: _pred([0.1, 0.1], [[0, 0, 5, 5]], [0.9], [0]) for d in dicts}
+    preds[2] = _pred([0.8, 0.1], [[10, 12, 30, 28]], [0.9], [0])
+    chosen = select_pseudo_labels(dicts, preds, 1.0)
+    assert [p.image_id for p in chosen] == [2]
+    counts = write_pseudo_label_jsons(
+        weak_json, chosen, {0: 1, 1: 2}, str(tmp_path / "p.json"), str(tmp_path / "w.json")
+    )
+    assert counts == (1, 5)
+    strong = load_wsdet_coco_json(str(tmp_path / "p.json"), root)
+    weak = load_wsdet_coco_json(str(tmp_path / "w.json"), root)
+    assert strong[0]["supervision"] == "strong" and strong[0]["annotations"][0]["bbox"] == [10, 12, 20, 16]
+    assert {d["supervision"] for d in weak} == {"weak"} and 2 not in {d["image_id"] for d in weak}
+    with open(tmp_path / "p.json") as f:
+        assert json.load(f)["annotations"][0]["pseudo_label"] is True
+
+
+@pytest.mark.slow
+def test_self_train_tool_retrains(tmp_path, tiny_coco):
+    strong_json, root, _ = tiny_coco(strong=True, num_images=6)
+    weak_json, _, _ = tiny_coco(strong=False, num_images=6)
+    datasets = ["--dataset", "t_strong", strong_json, root, "--weak-dataset", "t_weak", weak_json, root]
+    common = ["--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"), *datasets,
+              "DATASETS.TRAIN", "('t_strong','t_weak')", "DATASETS.TEST", "('t_strong',)", *TINY]
+    run_train_net([*common, "OUTPUT_DIR", str(tmp_path / "first")], cwd=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "tools", "self_train.py"), *common,
+         "--fraction", "1.0", "--output-dir", str(tmp_path / "st"), "--retrain",
+         "MODEL.WEIGHTS", str(tmp_path / "first" / "model_final.pth")],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert os.path.isfile(tmp_path / "st" / "pseudo_strong.json")
+    assert os.path.isfile(tmp_path / "st" / "remaining_weak.json")
+    assert os.path.isfile(tmp_path / "st" / "retrain" / "model_final.pth")

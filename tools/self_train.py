@@ -1,0 +1,100 @@
+#!/usr/bin/env python
+"""Self-training: pseudo-label confident weak images with a trained model, then (optionally) retrain.
+
+    python tools/self_train.py --config-file configs/bus_joint.yaml --fraction 0.5 \
+        --output-dir output/bus_self_train --retrain MODEL.WEIGHTS output/bus_joint/model_final.pth
+
+Writes ``pseudo_strong.json`` (weak images promoted to box images, their top detection as the box)
+and ``remaining_weak.json`` into ``--output-dir``; with ``--retrain``, trains the same config on the
+strong datasets + the pseudo-labelled images (+ the remaining weak images when the config uses weak
+images) into ``<output-dir>/retrain`` and evaluates it.
+"""
+import logging
+import os
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.engine import default_argument_parser, launch
+from detectron2.utils import comm
+
+from wsdet.data import register_wsdet_coco
+from wsdet.engine import WSDetTrainer
+from wsdet.engine.self_training import (
+    collect_predictions,
+    select_pseudo_labels,
+    write_pseudo_label_jsons,
+)
+from wsdet.engine.setup import add_dataset_arguments, register_cli_datasets, setup
+
+logger = logging.getLogger("wsdet.self_train")
+
+
+def weak_dataset_of(cfg, requested):
+    """The weak training dataset to pseudo-label: ``requested``, or the only weak one in DATASETS.TRAIN."""
+    if requested:
+        return requested
+    weak = [n for n in cfg.DATASETS.TRAIN if DatasetCatalog.get(n)[0]["supervision"] == "weak"]
+    if len(weak) != 1:
+        raise SystemExit(
+            f"cfg.DATASETS.TRAIN holds {len(weak)} weak datasets {weak}: name one with --pseudo-label-dataset"
+        )
+    return weak[0]
+
+
+def main(args):
+    register_cli_datasets(args)
+    cfg = setup(args)
+    weak_name = weak_dataset_of(cfg, args.pseudo_label_dataset)
+    model = WSDetTrainer.build_model(cfg)
+    DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+    predictions = collect_predictions(model, WSDetTrainer.build_test_loader(cfg, weak_name))
+
+    meta = MetadataCatalog.get(weak_name)
+    pseudo_json = os.path.join(args.output_dir, "pseudo_strong.json")
+    remaining_json = os.path.join(args.output_dir, "remaining_weak.json")
+    if comm.is_main_process():
+        pseudo = select_pseudo_labels(DatasetCatalog.get(weak_name), predictions, args.fraction)
+        to_dataset_id = {v: k for k, v in meta.thing_dataset_id_to_contiguous_id.items()}
+        n_pseudo, n_weak = write_pseudo_label_jsons(
+            meta.json_file, pseudo, to_dataset_id, pseudo_json, remaining_json
+        )
+        logger.info(
+            f"Pseudo-labelled {n_pseudo} images of {weak_name} -> {pseudo_json}; "
+            f"{n_weak} stay weak -> {remaining_json}"
+        )
+    comm.synchronize()
+    if not args.retrain:
+        return None
+
+    register_wsdet_coco("self_train_pseudo", pseudo_json, meta.image_root, supervision="strong")
+    register_wsdet_coco("self_train_weak", remaining_json, meta.image_root, supervision="weak")
+    strong = [n for n in cfg.DATASETS.TRAIN if n != weak_name]
+    train = strong + ["self_train_pseudo"]
+    if cfg.WSDET.DATALOADER.WEAK_IMS_PER_BATCH:
+        train.append("self_train_weak")
+    cfg.defrost()
+    cfg.DATASETS.TRAIN = tuple(train)
+    cfg.MODEL.WEIGHTS = ""
+    cfg.OUTPUT_DIR = os.path.join(args.output_dir, "retrain")
+    cfg.freeze()
+    trainer = WSDetTrainer(cfg)
+    trainer.resume_or_load(resume=False)
+    return trainer.train()
+
+
+def build_parser():
+    parser = default_argument_parser()
+    parser.add_argument("--fraction", type=float, default=0.5,
+                        help="fraction of the weak lesion images to pseudo-label (paper: 0.5, 0.75)")
+    parser.add_argument("--pseudo-label-dataset", default="",
+                        help="weak dataset to pseudo-label (default: the weak one in DATASETS.TRAIN)")
+    add_dataset_arguments(parser)
+    parser.add_argument("--output-dir", required=True, help="where the JSON files (and retrain/) go")
+    parser.add_argument("--retrain", action="store_true", help="retrain from scratch with the pseudo labels")
+    return parser
+
+
+if __name__ == "__main__":
+    args = build_parser().parse_args()
+    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+           dist_url=args.dist_url, args=(args,))

@@ -1,0 +1,143 @@
+"""Self-training (Shin et al. 2019): turn confident weak images into pseudo box-annotated images.
+
+A trained model is applied to a weak dataset; an image is a candidate when its predicted class (argmax
+over normal + lesion classes of ``image_probs``) agrees with its image label and a detection of that
+class exists. Candidates are ranked by the probability of their label, most confident first; the top
+``fraction`` of the weak lesion images get their top detection of the label class as a pseudo box.
+"""
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+from detectron2.evaluation import DatasetEvaluator, inference_on_dataset
+from detectron2.structures import BoxMode
+from detectron2.utils import comm
+
+
+@dataclass(frozen=True)
+class PseudoLabel:
+    """A weak image promoted to a box-annotated one."""
+
+    image_id: Any
+    category: int  # contiguous class id
+    box_xyxy: Tuple[float, float, float, float]
+    score: float  # detection score of the pseudo box
+    confidence: float  # image-level probability of the label, the ranking key
+
+
+class PredictionCollector(DatasetEvaluator):
+    """Keeps each image's ``image_probs`` and detections (on CPU), gathered to the main process."""
+
+    def reset(self):
+        self._predictions: Dict[Any, Dict[str, np.ndarray]] = {}
+
+    def process(self, inputs, outputs):
+        for inp, out in zip(inputs, outputs):
+            instances = out["instances"].to("cpu")
+            self._predictions[inp["image_id"]] = {
+                "image_probs": out["image_probs"].detach().cpu().float().numpy(),
+                "boxes": instances.pred_boxes.tensor.numpy(),
+                "scores": instances.scores.numpy(),
+                "classes": instances.pred_classes.numpy(),
+            }
+
+    def evaluate(self):
+        gathered = comm.gather(self._predictions, dst=0)
+        if not comm.is_main_process():
+            return {}
+        self.predictions = {k: v for part in gathered for k, v in part.items()}
+        return {}
+
+
+def select_pseudo_labels(
+    dataset_dicts: Sequence[Dict[str, Any]],
+    predictions: Dict[Any, Dict[str, np.ndarray]],
+    fraction: float,
+) -> List[PseudoLabel]:
+    """The most confident agreeing weak lesion images, ``fraction`` of all weak lesion images.
+
+    Only single-label images take part (one lesion class per image, as in breast ultrasound).
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    lesion_images = [d for d in dataset_dicts if len(d["image_labels"]) == 1]
+    candidates: List[PseudoLabel] = []
+    for d in lesion_images:
+        pred = predictions.get(d["image_id"])
+        if pred is None:
+            raise KeyError(f"no prediction for image {d['image_id']} ({d['file_name']})")
+        label = d["image_labels"][0]
+        probs = pred["image_probs"]
+        normal = max(0.0, 1.0 - float(probs.sum()))
+        if int(np.argmax(np.concatenate([[normal], probs]))) != label + 1:
+            continue
+        of_label = np.flatnonzero(pred["classes"] == label)
+        if not len(of_label):
+            continue
+        top = of_label[np.argmax(pred["scores"][of_label])]
+        candidates.append(
+            PseudoLabel(
+                image_id=d["image_id"],
+                category=label,
+                box_xyxy=tuple(float(v) for v in pred["boxes"][top]),
+                score=float(pred["scores"][top]),
+                confidence=float(probs[label]),
+            )
+        )
+    candidates.sort(key=lambda p: -p.confidence)
+    return candidates[: int(round(fraction * len(lesion_images)))]
+
+
+def write_pseudo_label_jsons(
+    weak_json: str,
+    pseudo_labels: Sequence[PseudoLabel],
+    contiguous_to_dataset_id: Dict[int, int],
+    pseudo_json: str,
+    remaining_weak_json: str,
+) -> Tuple[int, int]:
+    """Split a weak COCO JSON into a pseudo box-annotated JSON and the remaining weak JSON.
+
+    Image entries (file names, ids, labels) are copied unchanged, so both files use the weak file's
+    image root. Pseudo boxes carry ``"pseudo_label": true`` and their ``score``. Returns the image
+    counts of the two files.
+    """
+    with open(weak_json) as f:
+        coco = json.load(f)
+    by_id = {p.image_id: p for p in pseudo_labels}
+    annotations = []
+    for p in pseudo_labels:
+        x, y, w, h = BoxMode.convert(list(p.box_xyxy), BoxMode.XYXY_ABS, BoxMode.XYWH_ABS)
+        annotations.append(
+            {
+                "id": len(annotations) + 1,
+                "image_id": p.image_id,
+                "category_id": contiguous_to_dataset_id[p.category],
+                "bbox": [x, y, w, h],
+                "area": w * h,
+                "iscrowd": 0,
+                "pseudo_label": True,
+                "score": p.score,
+            }
+        )
+    pseudo = {
+        **coco,
+        "images": [img for img in coco["images"] if img["id"] in by_id],
+        "annotations": annotations,
+    }
+    remaining = {**coco, "images": [img for img in coco["images"] if img["id"] not in by_id]}
+    remaining["annotations"] = []
+    for path, content in ((pseudo_json, pseudo), (remaining_weak_json, remaining)):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(content, f)
+    return len(pseudo["images"]), len(remaining["images"])
+
+
+def collect_predictions(model: torch.nn.Module, data_loader) -> Dict[Any, Dict[str, np.ndarray]]:
+    """Run ``model`` over a test loader (all processes) and return the gathered predictions."""
+    collector = PredictionCollector()
+    inference_on_dataset(model, data_loader, collector)
+    return getattr(collector, "predictions", {})
