@@ -9,6 +9,7 @@ and ``remaining_weak.json`` into ``--output-dir``; with ``--retrain``, trains th
 strong datasets + the pseudo-labelled images (+ the remaining weak images when the config uses weak
 images) into ``<output-dir>/retrain`` and evaluates it.
 """
+import json
 import logging
 import os
 
@@ -21,6 +22,7 @@ from wsdet.data import register_wsdet_coco
 from wsdet.engine import WSDetTrainer
 from wsdet.engine.self_training import (
     collect_predictions,
+    retrain_config,
     select_pseudo_labels,
     write_pseudo_label_jsons,
 )
@@ -36,7 +38,8 @@ def weak_dataset_of(cfg, requested):
     weak = [n for n in cfg.DATASETS.TRAIN if DatasetCatalog.get(n)[0]["supervision"] == "weak"]
     if len(weak) != 1:
         raise SystemExit(
-            f"cfg.DATASETS.TRAIN holds {len(weak)} weak datasets {weak}: name one with --pseudo-label-dataset"
+            f"cfg.DATASETS.TRAIN holds {len(weak)} weak datasets {weak}: "
+            "name one with --pseudo-label-dataset"
         )
     return weak[0]
 
@@ -65,21 +68,22 @@ def main(args):
     comm.synchronize()
     if not args.retrain:
         return None
-
+    if not _has_images(pseudo_json):
+        raise SystemExit(
+            f"no image of {weak_name} qualified for pseudo-labelling (the predicted class never agreed "
+            "with the image label or no detection of that class exists): nothing to retrain on"
+        )
     register_wsdet_coco("self_train_pseudo", pseudo_json, meta.image_root, supervision="strong")
     register_wsdet_coco("self_train_weak", remaining_json, meta.image_root, supervision="weak")
-    strong = [n for n in cfg.DATASETS.TRAIN if n != weak_name]
-    train = strong + ["self_train_pseudo"]
-    if cfg.WSDET.DATALOADER.WEAK_IMS_PER_BATCH:
-        train.append("self_train_weak")
-    cfg.defrost()
-    cfg.DATASETS.TRAIN = tuple(train)
-    cfg.MODEL.WEIGHTS = ""
-    cfg.OUTPUT_DIR = os.path.join(args.output_dir, "retrain")
-    cfg.freeze()
+    cfg = retrain_config(cfg, weak_name, "self_train_pseudo", "self_train_weak", args.output_dir)
     trainer = WSDetTrainer(cfg)
     trainer.resume_or_load(resume=False)
     return trainer.train()
+
+
+def _has_images(json_file):
+    with open(json_file) as f:
+        return bool(json.load(f)["images"])
 
 
 def build_parser():

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
+from detectron2.config import CfgNode
 from detectron2.evaluation import DatasetEvaluator, inference_on_dataset
 from detectron2.structures import BoxMode
 from detectron2.utils import comm
@@ -141,3 +142,20 @@ def collect_predictions(model: torch.nn.Module, data_loader) -> Dict[Any, Dict[s
     collector = PredictionCollector()
     inference_on_dataset(model, data_loader, collector)
     return getattr(collector, "predictions", {})
+
+
+def retrain_config(
+    cfg: CfgNode, weak_name: str, pseudo_name: str, remaining_name: str, output_dir: str
+) -> CfgNode:
+    """``cfg`` retraining from scratch on its strong datasets + the pseudo-labelled images (+ the
+    remaining weak images when the config trains on weak images), into ``<output_dir>/retrain``."""
+    train = [n for n in cfg.DATASETS.TRAIN if n != weak_name] + [pseudo_name]
+    if cfg.WSDET.DATALOADER.WEAK_IMS_PER_BATCH:
+        train.append(remaining_name)
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.DATASETS.TRAIN = tuple(train)
+    cfg.MODEL.WEIGHTS = ""
+    cfg.OUTPUT_DIR = os.path.join(output_dir, "retrain")
+    cfg.freeze()
+    return cfg
