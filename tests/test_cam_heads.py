@@ -1,0 +1,163 @@
+"""CAM heads: classification losses, positive-CAM maps, InfoMask masks and KL, STL loss mixing."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from detectron2.utils.events import EventStorage
+
+from wsdet.modeling.cam import (
+    InfoMaskHead,
+    PCAMPool,
+    PositiveCAMHead,
+    STLAlphaSchedule,
+    STLHead,
+    gaussian_kl,
+    image_classification_loss,
+    infomask_mask,
+    positive_cam,
+)
+from wsdet.modeling.cam.pooling import GlobalAvgPool, GlobalMaxPool
+
+
+def test_multi_label_bce_and_batch_balancing():
+    logits = torch.tensor([[2.0, -1.0], [0.5, 0.0], [-1.0, 1.0]])
+    labels = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    plain = image_classification_loss(logits, labels, single_label=False)
+    assert torch.allclose(plain, F.binary_cross_entropy_with_logits(logits, labels))
+    balanced = image_classification_loss(logits, labels, single_label=False, balance=True)
+    # class 0: one positive, two negatives -> positive weight 2; class 1 has no positive -> 0
+    expected = (
+        F.binary_cross_entropy_with_logits(logits[:, 0], labels[:, 0], pos_weight=torch.tensor(2.0)) / 2
+    )
+    assert torch.allclose(balanced, expected)
+
+
+def test_single_label_cross_entropy_has_normal_last():
+    logits = torch.tensor([[1.0, 2.0, 3.0], [0.0, 4.0, 1.0]])
+    labels = torch.tensor([[0.0, 0.0], [0.0, 1.0]])  # normal, class 1
+    loss = image_classification_loss(logits, labels, single_label=True)
+    assert torch.allclose(loss, F.cross_entropy(logits, torch.tensor([2, 1])))
+
+
+def test_single_label_probs_drop_normal():
+    head = PositiveCAMHead(in_channels=3, pooling=GlobalAvgPool(), num_classes=2, single_label=True)
+    logits = torch.tensor([[0.0, 1.0, 2.0]])
+    assert torch.allclose(head.image_probs(logits), logits.softmax(dim=1)[:, :2])
+    assert head.num_outputs == 3
+
+
+def test_positive_cam_is_the_positive_weight_sum():
+    torch.manual_seed(0)
+    features = torch.rand(2, 6, 3, 4)
+    weight = torch.randn(3, 6)
+    maps = positive_cam(features, weight)
+    expected = torch.stack(
+        [sum(max(0.0, float(weight[c, i])) * features[:, i] for i in range(6)) for c in range(3)], 1
+    )
+    assert torch.allclose(maps, expected, atol=1e-6)
+
+    head = PositiveCAMHead(in_channels=6, pooling=GlobalAvgPool(), num_classes=3)
+    outputs = head(features)
+    assert torch.allclose(outputs["heatmaps"], positive_cam(features, head.classifier.weight), atol=1e-6)
+    # the image logits are the plain CAM classifier's (GAP + linear)
+    expected_logits = features.mean(dim=(2, 3)) @ head.classifier.weight.flatten(1).T + head.classifier.bias
+    assert torch.allclose(outputs["logits"], expected_logits, atol=1e-6)
+
+
+def test_infomask_mask_bounds():
+    z = torch.linspace(-20, 20, 101)
+    mask = infomask_mask(z, tau=0.3)
+    assert mask.min() == 0 and mask.max() <= 0.7 + 1e-6
+    assert torch.all(mask[torch.sigmoid(z) <= 0.3] == 0)
+    assert torch.allclose(mask[torch.sigmoid(z) > 0.3], torch.sigmoid(z)[torch.sigmoid(z) > 0.3] - 0.3)
+
+
+def test_gaussian_kl_known_values():
+    mu = torch.tensor([0.0, 1.0, 0.0, 2.0])
+    sigma = torch.tensor([1.0, 1.0, 2.0, 0.5])
+    kl = gaussian_kl(mu, torch.log(sigma**2))
+    expected = torch.log(1 / sigma) + (sigma**2 + mu**2) / 2 - 0.5
+    assert torch.allclose(kl, expected)
+    assert kl[0] == 0 and math.isclose(float(kl[1]), 0.5)
+
+
+@pytest.mark.parametrize(
+    "regularizer, keys",
+    [
+        ("kl", {"loss_cam_cls", "loss_cam_reg"}),
+        ("l1", {"loss_cam_cls", "loss_cam_reg"}),
+        ("none", {"loss_cam_cls"}),
+    ],
+)
+def test_infomask_head(regularizer, keys):
+    torch.manual_seed(0)
+    head = InfoMaskHead(
+        in_channels=4, attention_dim=3, tau=0.5, regularizer=regularizer, alpha=0.1, num_classes=2
+    )
+    x = torch.randn(2, 4, 5, 5)
+    head.eval()
+    outputs = head(x)
+    mask = outputs["mask"]
+    assert torch.all(mask >= 0) and torch.all(mask <= 0.5)
+    assert torch.allclose(mask, infomask_mask(outputs["mu"], 0.5))  # z = mu in inference
+    w, b = head.classifier.weight.flatten(1), head.classifier.bias
+    masked = (mask[:, :, None] * x[:, None]).mean(dim=(3, 4))  # (N, K, C) masked, pooled features
+    assert torch.allclose(outputs["logits"], (masked * w).sum(dim=2) + b, atol=1e-6)
+    assert torch.equal(outputs["heatmaps"], mask)
+    head.train()
+    outputs = head(x)
+    losses = head.losses(outputs, torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+    assert set(losses) == keys
+    if regularizer == "kl":
+        assert torch.allclose(
+            losses["loss_cam_reg"], 0.1 * gaussian_kl(outputs["mu"], outputs["log_var"]).mean()
+        )
+    if regularizer == "l1":
+        assert torch.allclose(losses["loss_cam_reg"], 0.1 * outputs["mask"].mean())
+
+
+def test_stl_alpha_schedules():
+    step = STLAlphaSchedule((0.1, 0.9), "step", 100)
+    assert step(0) == 0.1 and step(99) == 0.1 and step(100) == 0.9
+    ramp = STLAlphaSchedule((0.1, 0.9), "linear", 100)
+    assert (
+        ramp(0) == pytest.approx(0.1) and ramp(50) == pytest.approx(0.5) and ramp(500) == pytest.approx(0.9)
+    )
+    with pytest.raises(ValueError):
+        STLAlphaSchedule((0.1, 0.9), "cosine", 100)
+
+
+@pytest.mark.parametrize("iteration, alpha", [(10, 0.1), (200, 0.9)])
+def test_stl_loss_mixing(iteration, alpha):
+    torch.manual_seed(0)
+    head = STLHead(
+        in_channels=4,
+        fc_dim=8,
+        pooling=GlobalMaxPool(),
+        alpha_schedule=STLAlphaSchedule((0.1, 0.9), "step", 100),
+        num_classes=3,
+    )
+    x = torch.randn(2, 4, 5, 5)
+    labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    outputs = head(x)
+    assert torch.allclose(outputs["logits"], head.localizer(x).amax(dim=(2, 3)))  # scores from the localizer
+    with EventStorage(iteration):
+        losses = head.losses(outputs, labels)
+    ce_cls = F.binary_cross_entropy_with_logits(outputs["classifier_logits"], labels)
+    ce_loc = F.binary_cross_entropy_with_logits(outputs["logits"], labels)
+    assert torch.allclose(losses["loss_cam_cls"], (1 - alpha) * ce_cls)
+    assert torch.allclose(losses["loss_cam_loc"], alpha * ce_loc)
+
+
+def test_stl_rejects_per_class_pooling():
+    with pytest.raises(ValueError):
+        STLHead(
+            in_channels=4,
+            fc_dim=8,
+            pooling=PCAMPool(),
+            alpha_schedule=STLAlphaSchedule((0.1, 0.9), "step", 1),
+            num_classes=2,
+        )

@@ -1,0 +1,237 @@
+"""WSDetCAMClassifier with every head and option, attention mining, the mask decoder and image branches."""
+
+import math
+import os
+
+import pytest
+import torch
+
+from detectron2.modeling import build_model
+from detectron2.structures import Boxes, Instances, PolygonMasks
+from detectron2.utils.events import EventStorage
+
+from wsdet.engine.setup import build_config
+from wsdet.modeling.cam import AttentionMining, class_mask_targets
+
+CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+K = 4
+
+
+def cfg_of(config, *opts):
+    return build_config(os.path.join(CONFIGS, config), ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", *opts])
+
+
+def instances(classes, size=(48, 64), masks=True):
+    inst = Instances(size)
+    inst.gt_boxes = Boxes(torch.tensor([[8.0, 8.0, 24.0, 20.0]] * len(classes)).reshape(-1, 4))
+    inst.gt_classes = torch.tensor(classes, dtype=torch.int64)
+    if masks and classes:
+        inst.gt_masks = PolygonMasks([[[8.0, 8.0, 24.0, 8.0, 24.0, 20.0, 8.0, 20.0]] for _ in classes])
+    return inst
+
+
+def batch(labels, strong=(), size=(48, 64), num_classes=K):
+    """Inputs with the given positive classes per image; images in ``strong`` get box/mask instances."""
+    out = []
+    for i, positives in enumerate(labels):
+        multi_hot = torch.zeros(num_classes)
+        multi_hot[list(positives)] = 1.0
+        x = {
+            "image": torch.randint(0, 256, (3, *size), dtype=torch.uint8),
+            "image_labels": multi_hot,
+            "height": 2 * size[0],
+            "width": 2 * size[1],
+            "image_id": i,
+            "supervision": "weak",
+        }
+        if i in strong:
+            x.update(supervision="strong", instances=instances(list(positives), size))
+        out.append(x)
+    return out
+
+
+def train_step(model, inputs, iteration=0):
+    model.train()
+    model.zero_grad()
+    with EventStorage(iteration):
+        losses = model(inputs)
+    sum(losses.values()).backward()
+    return losses
+
+
+def assert_every_parameter_trained(model):
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, missing
+
+
+HEADS = {
+    "cxr_gap.yaml": {"loss_cam_cls"},
+    "cxr_gmp.yaml": {"loss_cam_cls"},
+    "cxr_lse.yaml": {"loss_cam_cls"},
+    "cxr_pcam.yaml": {"loss_cam_cls"},
+    "cxr_stl.yaml": {"loss_cam_cls", "loss_cam_loc"},
+    "cxr_infomask.yaml": {"loss_cam_cls", "loss_cam_reg"},
+    "cxr_poscam_stage1.yaml": {"loss_cam_cls"},
+    "cxr_poscam_stage2.yaml": {"loss_cam_cls", "loss_cam_am"},
+    "cxr_poscam_stage3.yaml": {"loss_cam_cls", "loss_cam_am", "loss_cam_mask"},
+}
+
+
+@pytest.mark.parametrize("config", sorted(HEADS))
+def test_classifier_train_step_and_outputs(config):
+    torch.manual_seed(0)
+    model = build_model(cfg_of(config))
+    mixed = batch([(0, 2), (), (1,), (3,)], strong=(0, 1))
+    losses = train_step(model, mixed)
+    assert set(losses) == HEADS[config]
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert_every_parameter_trained(model)
+    # same keys and parameters with no positive label and no strong image (DDP: same graph on every rank)
+    losses = train_step(model, batch([(), ()]))
+    assert set(losses) == HEADS[config]
+    assert_every_parameter_trained(model)
+
+    model.eval()
+    with torch.no_grad():
+        outputs = model(batch([(1,), ()]))
+    for out in outputs:
+        assert out["image_probs"].shape == (K,) and torch.all(
+            (out["image_probs"] >= 0) & (out["image_probs"] <= 1)
+        )
+        assert out["heatmaps"].shape == (K, 96, 128)
+        assert out["instances"].image_size == (96, 128)
+        assert out["instances"].has("pred_boxes") and out["instances"].has("scores")
+
+
+def test_single_label_mode_probabilities():
+    model = build_model(cfg_of("bus_cam.yaml"))
+    losses = train_step(model, batch([(0,), (), (1,)], strong=(0,), num_classes=2))
+    assert set(losses) == {"loss_cam_cls"}
+    assert model.head.num_outputs == 3
+    model.eval()
+    with torch.no_grad():
+        (out,) = model(batch([(1,)], num_classes=2))
+    assert out["image_probs"].shape == (2,) and float(out["image_probs"].sum()) < 1.0
+    with pytest.raises(ValueError, match="SINGLE_LABEL"):  # two classes in one image
+        train_step(model, batch([(0, 1)], num_classes=2))
+
+
+def test_attention_mining_erases_attention_and_uses_running_accuracy():
+    mining = AttentionMining(sigma=0.5, omega=10.0, momentum=0.5, single_label=False)
+    images = torch.ones(2, 3, 8, 8)
+    heatmaps = torch.zeros(2, 2, 4, 4)
+    heatmaps[0, 0, 0, 0] = 5.0  # image 0, class 0: attention in the top-left corner
+    heatmaps[1, 1, 3, 3] = 5.0  # image 1 is normal: its class-1 map is ignored
+    labels = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    probs = torch.tensor([[0.9, 0.2], [0.1, 0.7]])  # 3 of 4 decisions right
+    seen = {}
+
+    def classify(erased):
+        seen["erased"] = erased
+        return torch.tensor([[0.3, 0.6], [0.2, 0.4]])
+
+    loss, weight = mining(images, heatmaps, probs, labels, classify)
+    assert weight == pytest.approx(math.exp(-1.0))  # running accuracy starts at 0
+    assert float(mining.running_accuracy) == pytest.approx(0.375)
+    assert float(loss) == pytest.approx(0.3)  # probability of the positive class on the erased image
+    erased = seen["erased"]
+    assert erased[0, :, 0, 0].max() < 0.1 and erased[0, :, 7, 7].min() > 0.99
+    assert torch.all(erased[1] > 0.99)
+    _, weight = mining(images, heatmaps, probs, labels, classify)
+    assert weight == pytest.approx(math.exp(0.375 - 1.0))
+
+
+def test_single_label_accuracy():
+    mining = AttentionMining(single_label=True)
+    probs = torch.tensor([[0.7, 0.1], [0.1, 0.2], [0.3, 0.6]])  # predicted: 0, normal, 1
+    labels = torch.tensor([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    assert float(mining.batch_accuracy(probs, labels)) == pytest.approx(2 / 3)
+
+
+def test_class_mask_targets():
+    inst = instances([2, 2, 0], size=(30, 40))
+    inst.gt_masks = PolygonMasks(
+        [
+            [[0.0, 0.0, 10.0, 0.0, 10.0, 10.0, 0.0, 10.0]],
+            [[20.0, 20.0, 30.0, 20.0, 30.0, 30.0, 20.0, 30.0]],
+            [[0.0, 0.0, 10.0, 0.0, 10.0, 10.0, 0.0, 10.0]],
+        ]
+    )
+    target = class_mask_targets(inst, 3, (32, 48))
+    assert target.shape == (3, 32, 48) and target.max() == 1.0
+    assert target[2, 5, 5] == 1 and target[2, 25, 25] == 1 and target[0, 25, 25] == 0
+    assert target[0].sum() == 100 and target[1].sum() == 0 and target[2].sum() == 200
+    assert target[:, 30:].sum() == 0 and target[:, :, 40:].sum() == 0  # padding
+    assert class_mask_targets(instances([], size=(30, 40)), 3, (32, 48)).sum() == 0
+
+
+def test_mask_decoder_loss_only_on_images_with_masks():
+    model = build_model(cfg_of("cxr_poscam_stage3.yaml"))
+    model.train()
+    inputs = batch([(0,), (1,)], strong=(0,))
+    images = model.preprocess_image(inputs)
+    logits = model.mask_decoder(model.backbone(images.tensor))
+    assert logits.shape[-2:] == (12, 16)  # stride 4
+    only_first = model.mask_decoder.losses(logits, [inputs[0]["instances"], None], images.tensor.shape[-2:])
+    first = model.mask_decoder.losses(logits[:1], [inputs[0]["instances"]], images.tensor.shape[-2:])
+    assert torch.allclose(only_first["loss_cam_mask"], first["loss_cam_mask"])
+    none = model.mask_decoder.losses(logits, [None, None], images.tensor.shape[-2:])
+    assert float(none["loss_cam_mask"].detach()) == 0
+
+
+TINY_DETECTOR = [
+    "INPUT.MIN_SIZE_TEST",
+    "48",
+    "INPUT.MAX_SIZE_TEST",
+    "64",
+    "MODEL.RPN.POST_NMS_TOPK_TRAIN",
+    "20",
+    "MODEL.RPN.POST_NMS_TOPK_TEST",
+    "20",
+    "WSDET.MIL.POST_NMS_TOPK_TRAIN",
+    "20",
+    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE",
+    "16",
+]
+
+
+@pytest.mark.parametrize("arch", ["WSDetMILRCNNWithImageBranch", "GeneralizedRCNNWithImageBranch"])
+def test_image_branch_on_detectors(arch, monkeypatch):
+    torch.manual_seed(0)
+    model = build_model(
+        cfg_of(
+            "bus_joint_with_cam.yaml",
+            "MODEL.META_ARCHITECTURE",
+            arch,
+            "MODEL.ROI_HEADS.NAME",
+            "StandardROIHeads" if arch.startswith("General") else "MILROIHeads",
+            *TINY_DETECTOR
+        )
+    )
+    seen = {}
+    branch_losses = model.image_branch.losses
+
+    def spy(outputs, labels):
+        seen["labels"] = labels
+        return branch_losses(outputs, labels)
+
+    monkeypatch.setattr(model.image_branch, "losses", spy)
+    if arch.startswith("WSDet"):  # weak first: the detector batches strong images first
+        inputs = batch([(), (1,), (0,)], strong=(2,), num_classes=2)
+        expected = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
+    else:
+        inputs = batch([(1,), (0,)], strong=(0, 1), num_classes=2)
+        expected = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    losses = train_step(model, inputs)
+    assert {"loss_cls", "loss_box_reg", "loss_rpn_cls", "loss_rpn_loc", "loss_cam_cls"} <= set(losses)
+    assert torch.equal(seen["labels"], expected)
+    assert all(p.grad is not None for p in model.image_branch.parameters())
+    assert model._branch_features is None  # nothing kept between steps
+
+    model.eval()
+    with torch.no_grad():
+        outputs = model(batch([(1,), ()], num_classes=2))
+    for out in outputs:
+        assert out["image_probs"].shape == (2,)
+        assert out["heatmaps"].shape == (2, 96, 128)
+        assert out["instances"].image_size == (96, 128)

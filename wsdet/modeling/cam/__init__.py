@@ -1,0 +1,45 @@
+"""CAM-style weakly supervised classifiers that localize (STL, PCAM, InfoMask, positive-CAM, pooling
+baselines), their meta-architecture, and image-level branches for detectors."""
+
+from .attention_mining import AttentionMining
+from .heads import CAM_HEAD_REGISTRY, CAMHead, PooledCAMHead, build_cam_head
+from .heatmap_to_boxes import HeatmapBoxExtractor, heatmap_to_boxes
+from .image_branch import GeneralizedRCNNWithImageBranch, ImageBranchMixin, WSDetMILRCNNWithImageBranch
+from .infomask import InfoMaskHead, gaussian_kl, infomask_mask
+from .loss import image_classification_loss
+from .mask_decoder import MaskDecoder, class_mask_targets
+from .meta_arch import WSDetCAMClassifier
+from .pcam import PCAMPool
+from .pooling import WSDET_POOLING_REGISTRY, GlobalPool, build_pooling
+from .positive_cam import PositiveCAMHead, positive_cam
+from .postprocess import resize_heatmaps
+from .stl import STLAlphaSchedule, STLHead
+
+__all__ = [
+    "AttentionMining",
+    "CAM_HEAD_REGISTRY",
+    "CAMHead",
+    "GeneralizedRCNNWithImageBranch",
+    "GlobalPool",
+    "HeatmapBoxExtractor",
+    "ImageBranchMixin",
+    "InfoMaskHead",
+    "MaskDecoder",
+    "PCAMPool",
+    "PooledCAMHead",
+    "PositiveCAMHead",
+    "STLAlphaSchedule",
+    "STLHead",
+    "WSDET_POOLING_REGISTRY",
+    "WSDetCAMClassifier",
+    "WSDetMILRCNNWithImageBranch",
+    "build_cam_head",
+    "build_pooling",
+    "class_mask_targets",
+    "gaussian_kl",
+    "heatmap_to_boxes",
+    "image_classification_loss",
+    "infomask_mask",
+    "positive_cam",
+    "resize_heatmaps",
+]

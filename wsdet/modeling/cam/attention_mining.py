@@ -1,0 +1,97 @@
+"""Attention mining (Lu & Tong 2019, stage 2; GAIN-style): erase what the CAM attends to, re-classify."""
+
+import math
+from typing import Callable, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from detectron2.config import CfgNode, configurable
+
+__all__ = ["AttentionMining", "minmax_normalize_maps", "soft_mask"]
+
+
+def minmax_normalize_maps(maps: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Rescale each (H, W) map of a (N, K, H, W) tensor to [0, 1] (differentiable)."""
+    low = maps.amin(dim=(2, 3), keepdim=True)
+    high = maps.amax(dim=(2, 3), keepdim=True)
+    return (maps - low) / (high - low + eps)
+
+
+def soft_mask(attention: torch.Tensor, sigma: float, omega: float) -> torch.Tensor:
+    """``T(A) = sigmoid(omega (A - sigma))``."""
+    return torch.sigmoid(omega * (attention - sigma))
+
+
+class AttentionMining(nn.Module):
+    """
+    Per image, ``A`` = the union (pixel-wise max) of the min-max normalized heatmaps of its positive
+    classes, upsampled to the input; ``I* = I - T(A) * I`` on the normalized input tensor (erased
+    pixels become the mean pixel); ``L_am`` = mean probability of the positive classes on ``I*``
+    (normal images do not count). The caller mixes ``(1 - lambda) L_cls + lambda L_am`` with
+    ``lambda = e^P / e``, ``P`` the running (exponential moving average) classification accuracy.
+    """
+
+    @configurable
+    def __init__(self, *, sigma: float = 0.5, omega: float = 10.0, momentum: float = 0.9, single_label: bool):
+        """
+        Args:
+            sigma, omega: soft-mask threshold and sharpness of ``T(A)``.
+            momentum: of the running accuracy ``P <- momentum P + (1 - momentum) batch accuracy``.
+            single_label: accuracy over normal + K exclusive classes (else per class at 0.5).
+        """
+        super().__init__()
+        self.sigma = sigma
+        self.omega = omega
+        self.momentum = momentum
+        self.single_label = single_label
+        self.register_buffer("running_accuracy", torch.zeros(()))
+
+    @classmethod
+    def from_config(cls, cfg: CfgNode):
+        am = cfg.WSDET.CAM.ATTENTION_MINING
+        return {
+            "sigma": am.SIGMA,
+            "omega": am.OMEGA,
+            "momentum": am.ACCURACY_MOMENTUM,
+            "single_label": cfg.WSDET.CAM.SINGLE_LABEL,
+        }
+
+    def batch_accuracy(self, probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Accuracy of (N, K) probabilities: per class at 0.5, or top-1 over normal + K (single-label)."""
+        if not self.single_label:
+            return ((probs > 0.5) == (labels > 0.5)).float().mean()
+        normal = (1 - probs.sum(dim=1, keepdim=True)).clamp(min=0)
+        truth = torch.cat([labels, (labels.sum(dim=1, keepdim=True) == 0).float()], dim=1)
+        return (torch.cat([probs, normal], dim=1).argmax(dim=1) == truth.argmax(dim=1)).float().mean()
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        heatmaps: torch.Tensor,
+        probs: torch.Tensor,
+        labels: torch.Tensor,
+        classify: Callable[[torch.Tensor], torch.Tensor],
+    ) -> Tuple[torch.Tensor, float]:
+        """
+        Args:
+            images: (N, 3, H, W) normalized input tensor.
+            heatmaps: (N, K, h, w) lesion-class heatmaps of the head on ``images``.
+            probs: (N, K) class probabilities on ``images``.
+            labels: (N, K) multi-hot image labels.
+            classify: maps an input tensor to (N, K) class probabilities (the same network).
+
+        Returns:
+            ``L_am`` (scalar, 0 when the batch has no positive label) and ``lambda``.
+        """
+        weight = math.exp(self.running_accuracy.item() - 1.0)
+        with torch.no_grad():
+            accuracy = self.batch_accuracy(probs, labels)
+            self.running_accuracy.mul_(self.momentum).add_((1 - self.momentum) * accuracy)
+        attention = (minmax_normalize_maps(heatmaps) * labels[:, :, None, None]).amax(dim=1, keepdim=True)
+        attention = F.interpolate(attention, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        erased = images - soft_mask(attention, self.sigma, self.omega) * images
+        erased_probs = classify(erased)
+        loss = (erased_probs * labels).sum() / labels.sum().clamp(min=1)
+        return loss, weight

@@ -1,0 +1,156 @@
+"""Weakly supervised classifier that localizes: Detectron2 backbone + CAM head, trained on image labels."""
+
+from typing import Dict, List, Optional
+
+import torch
+from torch import nn
+
+from detectron2.config import configurable
+from detectron2.layers import move_device_like
+from detectron2.modeling import META_ARCH_REGISTRY, Backbone, build_backbone
+from detectron2.structures import ImageList
+from detectron2.utils.events import get_event_storage
+
+from .attention_mining import AttentionMining
+from .heads import CAMHead, build_cam_head
+from .heatmap_to_boxes import HeatmapBoxExtractor
+from .mask_decoder import MaskDecoder
+from .postprocess import resize_heatmaps
+
+__all__ = ["WSDetCAMClassifier"]
+
+
+@META_ARCH_REGISTRY.register()
+class WSDetCAMClassifier(nn.Module):
+    """
+    Backbone -> CAM head (``WSDET.CAM.HEAD``) on the feature ``WSDET.CAM.IN_FEATURE``. Trains on the
+    ``image_labels`` of every image (strong images' boxes are not used, except their masks by the
+    optional mask decoder). Options of the positive-CAM framework (Lu & Tong 2019), usable with any head:
+
+    * attention mining (stage 2): losses ``(1 - lambda) x`` the head's losses and
+      ``loss_cam_am = lambda L_am`` (:class:`AttentionMining`);
+    * mask decoder (stage 3): ``loss_cam_mask`` on the images with masks (:class:`MaskDecoder`); its
+      mask probabilities replace the head's heatmaps in inference.
+
+    Inference output per image: ``image_probs`` (K,), ``heatmaps`` (K, height, width) at the original
+    resolution, and ``instances`` extracted from them (:class:`HeatmapBoxExtractor`).
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        backbone: Backbone,
+        head: CAMHead,
+        in_feature: str,
+        box_extractor: HeatmapBoxExtractor,
+        pixel_mean: List[float],
+        pixel_std: List[float],
+        attention_mining: Optional[AttentionMining] = None,
+        mask_decoder: Optional[MaskDecoder] = None,
+    ):
+        """
+        Args:
+            backbone: the encoder.
+            head: the CAM head on feature ``in_feature``.
+            box_extractor: turns heatmaps into detections in inference.
+            pixel_mean, pixel_std: input normalization.
+            attention_mining: stage-2 attention mining, or None.
+            mask_decoder: stage-3 decoder on the backbone features, or None.
+        """
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.in_feature = in_feature
+        self.box_extractor = box_extractor
+        self.attention_mining = attention_mining
+        self.mask_decoder = mask_decoder
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
+
+    @classmethod
+    def from_config(cls, cfg):
+        backbone = build_backbone(cfg)
+        shapes = backbone.output_shape()
+        cam = cfg.WSDET.CAM
+        if cam.IN_FEATURE not in shapes:
+            raise ValueError(
+                f"WSDET.CAM.IN_FEATURE {cam.IN_FEATURE!r} is not a backbone output: {list(shapes)}"
+            )
+        return {
+            "backbone": backbone,
+            "head": build_cam_head(cfg, shapes[cam.IN_FEATURE]),
+            "in_feature": cam.IN_FEATURE,
+            "box_extractor": HeatmapBoxExtractor(cfg),
+            "pixel_mean": cfg.MODEL.PIXEL_MEAN,
+            "pixel_std": cfg.MODEL.PIXEL_STD,
+            "attention_mining": AttentionMining(cfg) if cam.ATTENTION_MINING.ENABLED else None,
+            "mask_decoder": MaskDecoder(cfg, shapes) if cam.MASK_DECODER.ENABLED else None,
+        }
+
+    @property
+    def device(self) -> torch.device:
+        return self.pixel_mean.device
+
+    def preprocess_image(self, batched_inputs: List[Dict[str, torch.Tensor]]) -> ImageList:
+        """Normalize, pad and batch the input images."""
+        images = [
+            (move_device_like(x["image"], self.pixel_mean) - self.pixel_mean) / self.pixel_std
+            for x in batched_inputs
+        ]
+        return ImageList.from_tensors(
+            images, self.backbone.size_divisibility, padding_constraints=self.backbone.padding_constraints
+        )
+
+    def classify(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, K) class probabilities of a normalized input tensor."""
+        return self.head.image_probs(self.head(self.backbone(images)[self.in_feature])["logits"])
+
+    def forward(self, batched_inputs: List[Dict[str, torch.Tensor]]):
+        """
+        Args:
+            batched_inputs: see ``docs/DATA_FORMAT_INTERNAL.md``.
+
+        Returns:
+            In training, the ``loss_cam_*`` losses; in inference, one dict per image (see the class doc).
+        """
+        images = self.preprocess_image(batched_inputs)
+        features = self.backbone(images.tensor)
+        outputs = self.head(features[self.in_feature])
+        decoder_logits = self.mask_decoder(features) if self.mask_decoder is not None else None
+        if not self.training:
+            heatmaps = outputs["heatmaps"] if decoder_logits is None else torch.sigmoid(decoder_logits)
+            return self._postprocess(
+                batched_inputs, images, heatmaps, self.head.image_probs(outputs["logits"])
+            )
+
+        labels = torch.stack([x["image_labels"] for x in batched_inputs]).to(self.device)
+        losses = self.head.losses(outputs, labels)
+        if self.attention_mining is not None:
+            loss_am, weight = self.attention_mining(
+                images.tensor,
+                outputs["heatmaps"],
+                self.head.image_probs(outputs["logits"]),
+                labels,
+                self.classify,
+            )
+            losses = {k: (1.0 - weight) * v for k, v in losses.items()}
+            losses["loss_cam_am"] = weight * loss_am
+            get_event_storage().put_scalar("cam/attention_mining_lambda", weight, smoothing_hint=False)
+        if decoder_logits is not None:
+            instances = [x["instances"].to(self.device) if "instances" in x else None for x in batched_inputs]
+            losses.update(self.mask_decoder.losses(decoder_logits, instances, images.tensor.shape[-2:]))
+        return losses
+
+    def _postprocess(
+        self, batched_inputs, images: ImageList, heatmaps: torch.Tensor, image_probs: torch.Tensor
+    ) -> List[Dict[str, object]]:
+        results = []
+        for x, maps, probs, size in zip(batched_inputs, heatmaps, image_probs, images.image_sizes):
+            full = resize_heatmaps(
+                maps, images.tensor.shape[-2:], size, (x.get("height", size[0]), x.get("width", size[1]))
+            )
+            results.append(
+                {"instances": self.box_extractor(full, probs), "image_probs": probs, "heatmaps": full}
+            )
+        return results
