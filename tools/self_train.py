@@ -13,13 +13,12 @@ import json
 import logging
 import os
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.engine import default_argument_parser, launch
 from detectron2.utils import comm
 
 from wsdet.data import register_wsdet_coco
-from wsdet.engine import WSDetTrainer
+from wsdet.engine import WSDetCheckpointer, WSDetTrainer
 from wsdet.engine.self_training import (
     collect_predictions,
     retrain_config,
@@ -49,7 +48,8 @@ def main(args):
     cfg = setup(args)
     weak_name = weak_dataset_of(cfg, args.pseudo_label_dataset)
     model = WSDetTrainer.build_model(cfg)
-    DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+    checkpointer = WSDetCheckpointer(model, allow_unsafe=cfg.WSDET.ALLOW_UNSAFE_CHECKPOINTS)
+    checkpointer.load(cfg.MODEL.WEIGHTS)
     predictions = collect_predictions(model, WSDetTrainer.build_test_loader(cfg, weak_name))
 
     meta = MetadataCatalog.get(weak_name)

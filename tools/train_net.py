@@ -4,30 +4,31 @@
 Examples:
     python tools/train_net.py --config-file configs/bus_joint.yaml
     python tools/train_net.py --config-file configs/bus_joint.yaml --num-gpus 8
+    python tools/train_net.py --config-file configs/bus_joint.yaml --resume
     python tools/train_net.py --config-file configs/bus_joint.yaml --eval-only MODEL.WEIGHTS model.pth
     python tools/train_net.py --config-file configs/bus_joint.yaml \
         --dataset my_strong my/strong.json my/images --weak-dataset my_weak my/weak.json my/images \
         DATASETS.TRAIN "('my_strong','my_weak')"
+
+Without a GPU, ``--num-gpus N`` starts N CPU processes that synchronize through gloo.
 """
-import logging
-
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import default_argument_parser, launch
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
-from wsdet.engine import WSDetTrainer
+from wsdet.engine import WSDetCheckpointer, WSDetTrainer
 from wsdet.engine.setup import add_dataset_arguments, register_cli_datasets, setup
-
-logger = logging.getLogger("wsdet")
 
 
 def main(args):
     register_cli_datasets(args)
     cfg = setup(args)
+    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="wsdet")
     if args.eval_only:
         model = WSDetTrainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
-            cfg.MODEL.WEIGHTS, resume=args.resume
-        )
+        WSDetCheckpointer(
+            model, save_dir=cfg.OUTPUT_DIR, allow_unsafe=cfg.WSDET.ALLOW_UNSAFE_CHECKPOINTS
+        ).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
         return WSDetTrainer.test(cfg, model)
     trainer = WSDetTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)

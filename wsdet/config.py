@@ -40,6 +40,8 @@ def add_wsdet_config(cfg: CN) -> None:
     _C.WSDET.EVAL.HEATMAP_SIZE = 64
 
     _add_mil_config(_C)
+    _add_cam_config(_C)
+    _add_reliability_config(_C)
 
 
 def _add_mil_config(_C: CN) -> None:
@@ -70,3 +72,97 @@ def _add_mil_config(_C: CN) -> None:
     _C.WSDET.MIL.ALPHA.PERIOD = 2000
     # "linear": iterations over which alpha rises from 0 to VALUE.
     _C.WSDET.MIL.ALPHA.RAMP_ITERS = 1000
+
+
+def _add_cam_config(_C: CN) -> None:
+    """Keys of the CAM classifiers (:class:`wsdet.modeling.cam.WSDetCAMClassifier`) and image branches.
+
+    The number of lesion classes is ``MODEL.ROI_HEADS.NUM_CLASSES``, as for the data loader.
+    """
+    _C.WSDET.CAM = CN()
+    # Backbone feature read by the CAM head (e.g. "res4"; an FPN detector's image branch: e.g. "p4").
+    _C.WSDET.CAM.IN_FEATURE = "res4"
+    # False: one sigmoid per lesion class (multi-label BCE); True: softmax over the K classes + normal.
+    _C.WSDET.CAM.SINGLE_LABEL = False
+    # Multi-label BCE weights positives by #neg / #pos per class and batch; a class with no positive adds 0.
+    _C.WSDET.CAM.BALANCE_BCE = False
+
+    _C.WSDET.CAM.HEAD = CN()
+    # CAM_HEAD_REGISTRY name: "PooledCAMHead", "STLHead", "InfoMaskHead" or "PositiveCAMHead".
+    _C.WSDET.CAM.HEAD.NAME = "PooledCAMHead"
+
+    _C.WSDET.CAM.POOLING = CN()
+    # WSDET_POOLING_REGISTRY name: "GlobalAvgPool" (GAP), "GlobalMaxPool" (GMP), "LogSumExpPool" (LSE),
+    # "ExpPool", "LinearPool", "AttentionMILPool" or "PCAMPool".
+    _C.WSDET.CAM.POOLING.NAME = "GlobalAvgPool"
+    # gamma of LSE pooling, log(mean(exp(gamma x))) / gamma (Chexpert configs: 0.5).
+    _C.WSDET.CAM.POOLING.LSE_GAMMA = 0.5
+    # Hidden units of the attention network of AttentionMILPool (Ilse et al.: 128).
+    _C.WSDET.CAM.POOLING.ATTENTION_DIM = 128
+
+    _C.WSDET.CAM.STL = CN()
+    # Hidden units of STL's classifier branch (global average pooling -> FC -> ReLU -> FC).
+    _C.WSDET.CAM.STL.FC_DIM = 256
+    # (early, late) alpha of the loss (1 - alpha) CE_classifier + alpha CE_localizer (paper: 0.1, 0.9).
+    _C.WSDET.CAM.STL.ALPHA = (0.1, 0.9)
+    # "step": alpha switches at SWITCH_ITER (paper); "linear": ramps from early to late over [0, SWITCH_ITER].
+    _C.WSDET.CAM.STL.ALPHA_SCHEDULE = "step"
+    # Iteration of the alpha switch, or end of the ramp (paper: 60 of the epochs).
+    _C.WSDET.CAM.STL.SWITCH_ITER = 1000
+
+    _C.WSDET.CAM.INFOMASK = CN()
+    # Channels of the attention map A = ReLU(1x1 conv(features)).
+    _C.WSDET.CAM.INFOMASK.ATTENTION_DIM = 64
+    # Mask threshold tau: M = clamp(sigmoid(z) - tau, 0, 1).
+    _C.WSDET.CAM.INFOMASK.TAU = 0.5
+    # Mask regularizer: "kl" (InfoMask), "l1" (RegL1 baseline) or "none" (FeatureMask baseline).
+    _C.WSDET.CAM.INFOMASK.REGULARIZER = "kl"
+    # Weight alpha of the regularizer.
+    _C.WSDET.CAM.INFOMASK.ALPHA = 0.01
+
+    _C.WSDET.CAM.ATTENTION_MINING = CN()
+    # Positive-CAM stage 2: L = (1 - lambda) L_cls + lambda L_am, lambda = e^P / e (P: running accuracy).
+    _C.WSDET.CAM.ATTENTION_MINING.ENABLED = False
+    # Soft mask T(A) = sigmoid(OMEGA * (A - SIGMA)) of the min-max normalized attention A.
+    _C.WSDET.CAM.ATTENTION_MINING.SIGMA = 0.5
+    _C.WSDET.CAM.ATTENTION_MINING.OMEGA = 10.0
+    # Momentum of the running accuracy P (exponential moving average over iterations).
+    _C.WSDET.CAM.ATTENTION_MINING.ACCURACY_MOMENTUM = 0.9
+
+    _C.WSDET.CAM.MASK_DECODER = CN()
+    # Positive-CAM stage 3: decoder on the shared backbone, MSE on the images with masks (MODEL.MASK_ON);
+    # its mask probabilities become the heatmaps.
+    _C.WSDET.CAM.MASK_DECODER.ENABLED = False
+    # Backbone features it decodes, fused from the coarsest to the finest.
+    _C.WSDET.CAM.MASK_DECODER.IN_FEATURES = ["res2", "res3", "res4"]
+    # Channels of the decoder.
+    _C.WSDET.CAM.MASK_DECODER.CONV_DIM = 64
+    # Weight lambda' of the MSE (paper: 1).
+    _C.WSDET.CAM.MASK_DECODER.LOSS_WEIGHT = 1.0
+
+    _C.WSDET.CAM.BOXES = CN()
+    # Heatmaps used as they are ("absolute", e.g. PCAM probabilities) or min-max normalized ("minmax").
+    _C.WSDET.CAM.BOXES.NORMALIZE = "absolute"
+    # Foreground threshold of the (normalized) heatmaps (PCAM paper: 0.9 on probabilities).
+    _C.WSDET.CAM.BOXES.THRESHOLD = 0.5
+    # Boxes around the "largest" connected region of each class, or around "all" of them.
+    _C.WSDET.CAM.BOXES.COMPONENTS = "largest"
+    # Box score = this statistic ("max" or "mean") of the map in the region x the class probability.
+    _C.WSDET.CAM.BOXES.SCORE = "max"
+
+    _C.WSDET.CAM.IMAGE_BRANCH = CN()
+    # Weight of the CAM branch losses when the head is attached to a detector (image_branch.py).
+    _C.WSDET.CAM.IMAGE_BRANCH.LOSS_WEIGHT = 1.0
+
+
+def _add_reliability_config(_C: CN) -> None:
+    """Keys of fault handling: unreadable training images and untrusted checkpoints."""
+    # An unreadable training image: "fail" stops training naming the file; "skip" logs the file, trains
+    # on the next readable image of its pool (strong / weak) and reports the count at the end.
+    _C.WSDET.DATALOADER.ON_IMAGE_ERROR = "fail"
+    # Read every training image once before training (the processes share the work): unreadable files
+    # give one error listing them ("fail") or are left out with a warning ("skip").
+    _C.WSDET.DATALOADER.VERIFY_IMAGES = False
+    # Load checkpoints holding arbitrary pickled objects (legacy files): this runs code from the file, so
+    # only for trusted files. False: tensors, numpy arrays and plain containers only.
+    _C.WSDET.ALLOW_UNSAFE_CHECKPOINTS = False

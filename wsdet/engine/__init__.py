@@ -1,3 +1,16 @@
-from .trainer import WSDetTrainer, create_ddp_model
+from .checkpoint import UnsafeCheckpointError, WSDetCheckpointer
+from .config_checks import ConfigError, check_config
+from .distributed import broadcast_buffers, create_ddp_model
+from .train_loop import check_finite_losses
+from .trainer import WSDetTrainer
 
-__all__ = ["WSDetTrainer", "create_ddp_model"]
+__all__ = [
+    "ConfigError",
+    "UnsafeCheckpointError",
+    "WSDetCheckpointer",
+    "WSDetTrainer",
+    "broadcast_buffers",
+    "check_config",
+    "check_finite_losses",
+    "create_ddp_model",
+]

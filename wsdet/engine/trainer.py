@@ -1,33 +1,26 @@
-"""Detectron2's DefaultTrainer adapted to wsdet data, evaluators and CPU (gloo) multi-process training."""
+"""Detectron2's DefaultTrainer adapted to wsdet data and evaluators, multi-process CPU training and faults."""
 import logging
 import os
 import weakref
 from typing import List, Optional
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog, build_detection_test_loader
-from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase
+from detectron2.engine import DefaultTrainer, HookBase, TrainerBase
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluator, DatasetEvaluators
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
-from torch.nn.parallel import DistributedDataParallel
 
 from ..data import WSDetDatasetMapper, build_wsdet_train_loader
 from ..evaluation import EvalSettings, LocalizationEvaluator
+from .checkpoint import WSDetCheckpointer
+from .config_checks import check_config
+from .distributed import broadcast_buffers, create_ddp_model
+from .hooks import IterationSeeder, SkippedImagesReport
+from .train_loop import CheckedAMPTrainer, CheckedSimpleTrainer
 
-
-def create_ddp_model(model: torch.nn.Module, **kwargs) -> torch.nn.Module:
-    """Wrap in DistributedDataParallel when several processes run; CPU models get no ``device_ids``.
-
-    (Detectron2's version always passes ``device_ids=[local_rank]``, which DDP rejects for CPU modules.)
-    """
-    if comm.get_world_size() == 1:
-        return model
-    if next(model.parameters()).device.type == "cuda":
-        kwargs.setdefault("device_ids", [comm.get_local_rank()])
-    return DistributedDataParallel(model, **kwargs)
+logger = logging.getLogger(__name__)
 
 
 def eval_settings_from_config(cfg: CfgNode) -> EvalSettings:
@@ -45,32 +38,66 @@ def eval_settings_from_config(cfg: CfgNode) -> EvalSettings:
 
 
 class WSDetTrainer(DefaultTrainer):
-    """DefaultTrainer with the strong/weak training loader, wsdet mapper/evaluators and CPU DDP."""
+    """
+    DefaultTrainer with the strong/weak training loader, wsdet mapper/evaluators, CPU DDP, and:
+
+    * the config checked before anything is built (:func:`check_config`);
+    * exact resumption: checkpoints (written atomically, loaded safely: :class:`WSDetCheckpointer`) hold
+      the model, optimizer, scheduler and iteration; the training loader restarts at the resumed
+      iteration and the random state of each step is a function of (``SEED``, rank, iteration);
+    * a non-finite loss stops training naming the loss term and iteration;
+    * evaluation with the main process's BatchNorm statistics on every process.
+    """
 
     def __init__(self, cfg: CfgNode):
         TrainerBase.__init__(self)
-        logger = logging.getLogger("detectron2")
-        if not logger.isEnabledFor(logging.INFO):
-            setup_logger()
+        for name in ("detectron2", "wsdet"):
+            if not logging.getLogger(name).isEnabledFor(logging.INFO):
+                setup_logger(distributed_rank=comm.get_rank(), name=name)
+        check_config(cfg)
         cfg = self.auto_scale_workers(cfg, comm.get_world_size())
 
         model = self.build_model(cfg)
         optimizer = self.build_optimizer(cfg, model)
         data_loader = self.build_train_loader(cfg)
         model = create_ddp_model(model, broadcast_buffers=False)
-        self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(
+        self._trainer = (CheckedAMPTrainer if cfg.SOLVER.AMP.ENABLED else CheckedSimpleTrainer)(
             model, data_loader, optimizer
         )
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        self.checkpointer = DetectionCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.checkpointer = WSDetCheckpointer(
+            model,
+            cfg.OUTPUT_DIR,
+            allow_unsafe=cfg.WSDET.ALLOW_UNSAFE_CHECKPOINTS,
+            trainer=weakref.proxy(self),
+        )
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
         self.register_hooks(self.build_hooks())
 
+    def resume_or_load(self, resume: bool = True) -> None:
+        """As DefaultTrainer; a resumed run also restarts the training loader at ``start_iter``."""
+        super().resume_or_load(resume)
+        if self.start_iter == 0:
+            return
+        if self.cfg.SEED < 0:
+            logger.warning(
+                "SEED < 0: the resumed run draws a new image order and new random numbers; "
+                "set SEED >= 0 for runs that resume exactly"
+            )
+        self._trainer.reset_data_loader(
+            lambda: self.build_train_loader(self.cfg, start_iter=self.start_iter)
+        )
+
+    def build_hooks(self) -> List[Optional[HookBase]]:
+        """DefaultTrainer's hooks, after the per-step seeding (``SEED >= 0``), then the skip report."""
+        seeder = [IterationSeeder(self.cfg.SEED)] if self.cfg.SEED >= 0 else []
+        return seeder + super().build_hooks() + [SkippedImagesReport()]
+
     @classmethod
-    def build_train_loader(cls, cfg: CfgNode):
-        return build_wsdet_train_loader(cfg)
+    def build_train_loader(cls, cfg: CfgNode, start_iter: int = 0):
+        return build_wsdet_train_loader(cfg, start_iter=start_iter)
 
     @classmethod
     def build_test_loader(cls, cfg: CfgNode, dataset_name: str):
@@ -96,3 +123,9 @@ class WSDetTrainer(DefaultTrainer):
                 0, COCOEvaluator(dataset_name, tasks=("bbox",), output_dir=output_folder)
             )
         return DatasetEvaluators(evaluators)
+
+    @classmethod
+    def test(cls, cfg: CfgNode, model: torch.nn.Module, evaluators=None):
+        """As DefaultTrainer; every process first takes the main process's buffers (BatchNorm)."""
+        broadcast_buffers(model)
+        return super().test(cfg, model, evaluators)

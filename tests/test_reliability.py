@@ -1,0 +1,282 @@
+"""Faults: atomic and safe checkpoints, non-finite losses, unreadable images, bad datasets, kill + resume."""
+import datetime
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from detectron2.config import get_cfg
+from detectron2.utils.events import get_event_storage
+
+import wsdet.engine.checkpoint as checkpoint_module
+from conftest import unique_name
+from test_train_net import REPO, TINY, TRAIN_NET
+from wsdet import add_wsdet_config
+from wsdet.data import build_wsdet_train_loader, register_wsdet_coco
+from wsdet.data.build import SkipReportingLoader
+from wsdet.data.image_io import ImageReadError
+from wsdet.engine import UnsafeCheckpointError, WSDetCheckpointer, check_finite_losses
+from wsdet.engine.train_loop import CheckedSimpleTrainer
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def _linear():
+    torch.manual_seed(0)
+    return torch.nn.Linear(3, 2)
+
+
+def test_checkpoint_written_atomically(tmp_path, monkeypatch):
+    model = _linear()
+    checkpointer = WSDetCheckpointer(model, str(tmp_path))
+    checkpointer.save("model_final")
+    good = torch.load(tmp_path / "model_final.pth", weights_only=True)["model"]
+
+    def crash_mid_write(data, f):
+        f.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", crash_mid_write)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    for name in ("model_final", "model_0000009"):  # overwrite the last good one / write a new one
+        with pytest.raises(OSError, match="disk full"):
+            checkpointer.save(name)
+    assert sorted(os.listdir(tmp_path)) == ["last_checkpoint", "model_final.pth"]
+    assert (tmp_path / "last_checkpoint").read_text() == "model_final.pth"
+    kept = torch.load(tmp_path / "model_final.pth", weights_only=True)["model"]
+    assert all(torch.equal(kept[k], good[k]) for k in good)
+
+
+def test_untrusted_pickle_refused_unless_opted_in(tmp_path):
+    path = str(tmp_path / "legacy.pth")
+    torch.save({"model": _linear().state_dict(), "created": datetime.date(2020, 1, 1)}, path)
+    with pytest.raises(UnsafeCheckpointError, match="datetime.date.*WSDET.ALLOW_UNSAFE_CHECKPOINTS True"):
+        WSDetCheckpointer(_linear()).load(path)
+    extra = WSDetCheckpointer(_linear(), allow_unsafe=True).load(path)
+    assert extra["created"] == datetime.date(2020, 1, 1)
+
+
+def test_model_zoo_pkl_loads_safely(tmp_path):
+    weights = {"weight": np.full((2, 3), 0.5, np.float32), "bias": np.array([1.0, 2.0], np.float32)}
+    path = tmp_path / "zoo.pkl"
+    path.write_bytes(pickle.dumps({"model": weights, "__author__": "test"}, protocol=2))
+    model = _linear()
+    WSDetCheckpointer(model).load(str(path))
+    assert torch.equal(model.weight, torch.full((2, 3), 0.5)) and model.bias.tolist() == [1.0, 2.0]
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def test_malicious_pkl_not_executed(tmp_path):
+    marker = str(tmp_path / "pwned")
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"model": {}, "__author__": "x", "payload": _Exploit(marker)}))
+    with pytest.raises(UnsafeCheckpointError, match=r"references \w+\.mkdir"):
+        WSDetCheckpointer(_linear()).load(str(path))
+    assert not os.path.exists(marker)
+
+
+# ---------------------------------------------------------------- non-finite losses
+
+
+def test_check_finite_losses_names_term():
+    losses = {"loss_cls": torch.tensor(0.7), "loss_mil": torch.tensor(float("nan"))}
+    with pytest.raises(FloatingPointError, match=r"^loss_mil is nan at iteration 123 \(rank 0\)"):
+        check_finite_losses(losses, 123)
+    check_finite_losses({"loss_cls": torch.tensor(0.7)}, 0)
+
+
+class _DivergesAt(torch.nn.Module):
+    def __init__(self, iteration):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(2))
+        self.iteration = iteration
+
+    def forward(self, batch):
+        bad = float("inf") if get_event_storage().iter == self.iteration else 0.0
+        return {"loss_cls": self.w.sum(), "loss_mil": self.w.sum() * 0.1 + bad}
+
+
+def test_trainer_stops_at_non_finite_loss_before_the_update():
+    model = _DivergesAt(2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    trainer = CheckedSimpleTrainer(model, iter(lambda: [{}], None), optimizer)
+    with pytest.raises(FloatingPointError, match="loss_mil is inf at iteration 2"):
+        trainer.train(0, 5)
+    assert torch.allclose(model.w, torch.full((2,), 1 - 2 * 0.11))  # 2 updates, not the third
+
+
+# ---------------------------------------------------------------- unreadable images
+
+
+@pytest.fixture
+def bad_image_datasets(tmp_path, tiny_coco):
+    """``--dataset`` arguments of a strong dataset and of a weak one holding a corrupt PNG and DICOM."""
+    strong_json, root, _ = tiny_coco(strong=True, num_images=3)
+
+    def add_bad(coco):
+        for i, file_name in enumerate(("broken.png", "broken.dcm")):
+            with open(os.path.join(root, file_name), "wb") as f:
+                f.write(b"\x89PNG not really" if i == 0 else b"not a DICOM file")
+            coco["images"].append(
+                {"id": 100 + i, "file_name": file_name, "height": 64, "width": 80, "pos_category_ids": [1]}
+            )
+
+    weak_json, _, _ = tiny_coco(strong=False, num_images=4, mutate=add_bad)
+    return [(unique_name("s"), strong_json, root), (unique_name("w"), weak_json, root)]
+
+
+@pytest.fixture
+def with_bad_images(bad_image_datasets):
+    """The names of :func:`bad_image_datasets`, registered in this process."""
+    for spec in bad_image_datasets:
+        register_wsdet_coco(*spec)
+    return tuple(name for name, _, _ in bad_image_datasets)
+
+
+def _loader_cfg(names, on_error="fail", verify=False, workers=0):
+    cfg = get_cfg()
+    add_wsdet_config(cfg)
+    cfg.DATASETS.TRAIN = names
+    cfg.MODEL.ROI_HEADS.NUM_CLASSES = 2
+    cfg.DATALOADER.NUM_WORKERS = workers
+    cfg.INPUT.MIN_SIZE_TRAIN = (64,)
+    cfg.SEED = 0
+    cfg.WSDET.DATALOADER.STRONG_IMS_PER_BATCH = 1
+    cfg.WSDET.DATALOADER.WEAK_IMS_PER_BATCH = 3
+    cfg.WSDET.DATALOADER.ON_IMAGE_ERROR = on_error
+    cfg.WSDET.DATALOADER.VERIFY_IMAGES = verify
+    return cfg
+
+
+def test_verify_lists_every_unreadable_image(with_bad_images):
+    with pytest.raises(ValueError, match="2 training images cannot be read") as info:
+        build_wsdet_train_loader(_loader_cfg(with_bad_images, verify=True))
+    assert "broken.png: corrupt or unsupported image" in str(info.value)
+    assert "broken.dcm: not a valid DICOM file" in str(info.value)
+
+
+def test_verify_with_skip_drops_them(with_bad_images):
+    loader = build_wsdet_train_loader(_loader_cfg(with_bad_images, "skip", verify=True))
+    files = {os.path.basename(d["file_name"]) for _, batch in zip(range(4), loader) for d in batch}
+    assert not files & {"broken.png", "broken.dcm"} and not loader.skipped
+
+
+def test_unreadable_image_fails_at_run_time(with_bad_images):
+    loader = build_wsdet_train_loader(_loader_cfg(with_bad_images))
+    with pytest.raises(ImageReadError, match=r"cannot read image .*broken\.(png|dcm)"):
+        for _, _batch in zip(range(10), loader):
+            pass
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_unreadable_image_skipped_at_run_time(with_bad_images, caplog, workers):
+    loader = build_wsdet_train_loader(_loader_cfg(with_bad_images, "skip", workers=workers))
+    assert isinstance(loader, SkipReportingLoader)
+    with caplog.at_level(logging.WARNING, logger="wsdet.data.build"):
+        batches = [batch for _, batch in zip(range(4), loader)]  # 12 weak draws from 6 images
+    for batch in batches:
+        assert [d["supervision"] for d in batch] == ["strong", "weak", "weak", "weak"]
+        assert all("skipped_images" not in d for d in batch)
+        assert not {os.path.basename(d["file_name"]) for d in batch} & {"broken.png", "broken.dcm"}
+    assert {os.path.basename(f) for f in loader.skipped} == {"broken.png", "broken.dcm"}
+    assert "Skipped unreadable training image" in caplog.text and "broken.dcm" in caplog.text
+
+
+# ---------------------------------------------------------------- end to end through tools/train_net.py
+
+
+def _train_net(args, cwd, check=True):
+    result = subprocess.run(
+        [sys.executable, TRAIN_NET, *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    log = result.stdout + result.stderr
+    assert (result.returncode == 0) == check, log[-4000:]
+    return log
+
+
+@pytest.mark.slow
+def test_dataset_json_errors_stop_before_training(tmp_path, tiny_coco):
+    def break_it(coco):
+        coco["images"][1]["pos_category_ids"] = [7]
+        coco["annotations"][0]["bbox"] = [70.0, 10.0, 30.0, 10.0]
+
+    strong_json, root, _ = tiny_coco(strong=True, mutate=break_it)
+    log = _train_net(
+        ["--config-file", os.path.join(REPO, "configs", "bus_strong_only.yaml"),
+         "--dataset", "broken", strong_json, root, "DATASETS.TRAIN", "('broken',)",
+         "DATASETS.TEST", "()", "OUTPUT_DIR", str(tmp_path / "out"), *TINY],
+        cwd=str(tmp_path), check=False,
+    )
+    assert "DatasetFormatError" in log and "unknown category id(s) [7]" in log
+    assert "lies outside the 80x64 image" in log
+    assert "Starting training" not in log
+
+
+@pytest.mark.slow
+def test_skip_reported_at_the_end_of_training(tmp_path, bad_image_datasets):
+    (strong, *strong_files), (weak, *weak_files) = bad_image_datasets
+    log = _train_net(
+        ["--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"),
+         "--dataset", strong, *strong_files, "--dataset", weak, *weak_files,
+         "DATASETS.TRAIN", str((strong, weak)), "DATASETS.TEST", "()",
+         "OUTPUT_DIR", str(tmp_path / "out"), "WSDET.DATALOADER.ON_IMAGE_ERROR", "skip", *TINY],
+        cwd=str(tmp_path),
+    )
+    assert "Skipped unreadable training image" in log
+    assert "reads of unreadable training images were skipped; files:" in log
+
+
+# ---------------------------------------------------------------- kill and resume
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_exactly(tmp_path, tiny_coco):
+    strong_json, root, _ = tiny_coco(strong=True, num_images=6)
+    weak_json, _, _ = tiny_coco(strong=False, num_images=6)
+    common = [
+        "--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"),
+        "--dataset", "t_strong", strong_json, root, "--weak-dataset", "t_weak", weak_json, root,
+        "DATASETS.TRAIN", "('t_strong','t_weak')", "DATASETS.TEST", "()", *TINY,
+        "SOLVER.MAX_ITER", "4", "SOLVER.CHECKPOINT_PERIOD", "2", "WSDET.MIL.ALPHA.PERIOD", "2",
+    ]
+    full, resumed = tmp_path / "full", tmp_path / "resumed"
+    uninterrupted, killed = (
+        subprocess.Popen(
+            [sys.executable, TRAIN_NET, *common, "OUTPUT_DIR", str(out)],
+            cwd=str(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for out in (full, resumed)
+    )
+    deadline = time.time() + 240
+    while not (resumed / "model_0000001.pth").exists() and killed.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (resumed / "model_final.pth").exists(), "the run ended before it could be killed"
+    assert uninterrupted.wait(timeout=240) == 0
+
+    log = _train_net(["--resume", *common, "OUTPUT_DIR", str(resumed)], cwd=str(tmp_path))
+    assert "Starting training from iteration " in log and "from iteration 0" not in log
+    a = torch.load(full / "model_final.pth", weights_only=True)
+    b = torch.load(resumed / "model_final.pth", weights_only=True)
+    assert a["iteration"] == b["iteration"] == 3
+    assert a["model"].keys() == b["model"].keys()
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    opt_a, opt_b = a["trainer"]["_trainer"]["optimizer"], b["trainer"]["_trainer"]["optimizer"]
+    for i, state in opt_a["state"].items():
+        assert torch.equal(state["momentum_buffer"], opt_b["state"][i]["momentum_buffer"])
+    assert a["trainer"]["hooks"] == b["trainer"]["hooks"]  # LR scheduler state

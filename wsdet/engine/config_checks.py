@@ -1,0 +1,71 @@
+"""Checks of a training config that would otherwise fail late (mid-training or at the final evaluation).
+
+Unknown keys and values of the wrong type are already refused by yacs when the config is merged.
+"""
+from typing import List
+
+from detectron2.config import CfgNode
+from detectron2.data import DatasetCatalog
+
+from ..data.build import ON_IMAGE_ERROR
+from ..data.samplers import MODES
+from ..modeling import MOI_VARIANTS, AlphaSchedule
+
+__all__ = ["ConfigError", "check_config", "config_problems"]
+
+
+class ConfigError(ValueError):
+    """A config with impossible values; the message lists every problem."""
+
+
+def _one_of(problems: List[str], key: str, value, allowed) -> None:
+    if value not in allowed:
+        problems.append(f"{key} is {value!r}; expected one of {tuple(allowed)}")
+
+
+def config_problems(cfg: CfgNode) -> List[str]:
+    """Every problem found in a training config (empty when none)."""
+    problems: List[str] = []
+    registered = set(DatasetCatalog.list())
+    for key in ("TRAIN", "TEST"):
+        for name in getattr(cfg.DATASETS, key):
+            if name not in registered:
+                problems.append(
+                    f"DATASETS.{key} names {name!r}, which is not registered (register it with "
+                    "tools/train_net.py --dataset NAME JSON IMAGE_ROOT or wsdet.data.register_wsdet_coco)"
+                )
+    loader = cfg.WSDET.DATALOADER
+    _one_of(problems, "WSDET.DATALOADER.MODE", loader.MODE, MODES)
+    _one_of(problems, "WSDET.DATALOADER.ON_IMAGE_ERROR", loader.ON_IMAGE_ERROR, ON_IMAGE_ERROR)
+    strong, weak = loader.STRONG_IMS_PER_BATCH, loader.WEAK_IMS_PER_BATCH
+    if strong < 0 or weak < 0 or strong + weak == 0:
+        problems.append(
+            f"WSDET.DATALOADER.STRONG_IMS_PER_BATCH ({strong}) and WEAK_IMS_PER_BATCH ({weak}) must be "
+            ">= 0 and not both 0"
+        )
+    elif loader.MODE == "combined" and cfg.SOLVER.IMS_PER_BATCH != strong + weak:
+        problems.append(
+            f"SOLVER.IMS_PER_BATCH is {cfg.SOLVER.IMS_PER_BATCH} but a combined batch holds "
+            f"STRONG_IMS_PER_BATCH + WEAK_IMS_PER_BATCH = {strong + weak} images"
+        )
+    if cfg.SOLVER.REFERENCE_WORLD_SIZE:
+        problems.append(
+            "SOLVER.REFERENCE_WORLD_SIZE must be 0: automatic batch scaling does not scale "
+            "WSDET.DATALOADER.STRONG/WEAK_IMS_PER_BATCH; set the batch for your number of processes"
+        )
+    mil = cfg.WSDET.MIL
+    _one_of(problems, "WSDET.MIL.MOI", mil.MOI, MOI_VARIANTS)
+    _one_of(problems, "WSDET.MIL.ALPHA.SCHEDULE", mil.ALPHA.SCHEDULE, AlphaSchedule.SCHEDULES)
+    for key in ("MAX_ITER", "CHECKPOINT_PERIOD"):
+        if getattr(cfg.SOLVER, key) <= 0:
+            problems.append(f"SOLVER.{key} is {getattr(cfg.SOLVER, key)}; it must be > 0")
+    return problems
+
+
+def check_config(cfg: CfgNode) -> None:
+    """Raise :class:`ConfigError` listing every problem of :func:`config_problems`, if any."""
+    problems = config_problems(cfg)
+    if problems:
+        raise ConfigError(
+            "Invalid config:\n" + "\n".join(f"  - {problem}" for problem in problems)
+        )
