@@ -262,7 +262,9 @@ def test_killed_run_resumes_exactly(tmp_path, tiny_coco):
         for out in (full, resumed)
     )
     deadline = time.time() + 240
-    while not (resumed / "model_0000001.pth").exists() and killed.poll() is None and time.time() < deadline:
+    # last_checkpoint is written (atomically) after the checkpoint itself: kill once it names one
+    last = resumed / "last_checkpoint"
+    while not last.exists() and killed.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
