@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wsdet.evaluation import BoxTable, froc
+from wsdet.evaluation import BoxTable, froc, sensitivity_at
 from wsdet.visualization import (
     CLASS_COLORS,
     GT_COLOR,
@@ -23,7 +23,6 @@ from wsdet.visualization import (
     plot_froc,
     render_overlay,
     save_grid,
-    sensitivity_at,
     to_rgb,
     write_png,
 )

@@ -34,9 +34,16 @@ from detectron2.utils.logger import setup_logger
 
 from wsdet.data.image_io import read_image
 from wsdet.engine.setup import add_dataset_arguments, register_cli_datasets
-from wsdet.evaluation import BoxTable, GroundTruth, detections_from_coco_results, froc, gt_from_dataset_dicts
+from wsdet.evaluation import (
+    BoxTable,
+    GroundTruth,
+    detections_from_coco_results,
+    froc,
+    gt_from_dataset_dicts,
+    sensitivity_at,
+)
 from wsdet.evaluation.froc import FROC_FP_RATES
-from wsdet.visualization import froc_band, plot_froc, render_overlay, save_grid, sensitivity_at
+from wsdet.visualization import froc_band, plot_froc, render_overlay, save_grid
 
 logger = logging.getLogger("visualize_results")
 

@@ -52,7 +52,7 @@ def build_config(config_file: str, opts: Sequence[str] = ()) -> CfgNode:
     cfg.merge_from_file(config_file)
     cfg.merge_from_list(list(opts))
     if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        logger.warning("CUDA is not available: training on the CPU")
+        logger.warning("CUDA is not available: running on the CPU")
         cfg.MODEL.DEVICE = "cpu"
     return cfg
 

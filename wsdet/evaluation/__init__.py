@@ -11,8 +11,8 @@ from .corloc import corloc_outcomes, corloc_pvalue, corloc_report, false_positiv
 from .curves import average_precision, roc_auc
 from .cxr_localization import cxr_localization
 from .evaluators import LocalizationEvaluator
-from .flatten import flatten_results
-from .froc import froc, match_detections
+from .flatten import flatten_results, save_results_json
+from .froc import froc, match_detections, sensitivity_at
 from .gt_io import GroundTruth, detections_from_coco_results, gt_from_coco_json, gt_from_dataset_dicts
 from .maxboxacc import best_box_iou, max_box_acc
 from .peak_metrics import pointing_hits, stl_localization_ap
@@ -54,6 +54,8 @@ __all__ = [
     "points_in_boxes",
     "pxap",
     "roc_auc",
+    "save_results_json",
+    "sensitivity_at",
     "stl_localization_ap",
     "xywh_to_xyxy",
 ]

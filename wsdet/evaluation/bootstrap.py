@@ -12,7 +12,7 @@ import numpy as np
 _CHUNK_ELEMENTS = 1 << 22  # resamples x images held in memory at once
 
 
-def _resample_weights(n_images: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
+def resample_weights(n_images: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
     """Yield ``(b, n_images)`` blocks of bootstrap multiplicities, ``n_resamples`` rows in all."""
     rng = np.random.default_rng(seed)
     rows = max(1, _CHUNK_ELEMENTS // max(n_images, 1))
@@ -24,7 +24,7 @@ def _resample_weights(n_images: int, n_resamples: int, seed: int) -> Iterator[np
 
 def _resampled_sums(columns: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
     """``(n_resamples, m)`` sums of the ``(n_images, m)`` columns over each bootstrap resample."""
-    return np.concatenate([w @ columns for w in _resample_weights(len(columns), n_resamples, seed)])
+    return np.concatenate([w @ columns for w in resample_weights(len(columns), n_resamples, seed)])
 
 
 def _columns(*per_image: Optional[np.ndarray]) -> np.ndarray:

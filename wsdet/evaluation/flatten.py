@@ -4,8 +4,12 @@ Detectron2 prints every task's metrics whose name has no "-" (``print_csv_format
 needs floats, so curves, CIs and counts stay in the detailed results (saved as JSON).
 """
 
+import json
+import os
 from collections import OrderedDict
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Mapping, Sequence
+
+from detectron2.utils.file_io import PathManager
 
 Flat = Dict[str, float]
 
@@ -74,3 +78,11 @@ def flatten_results(results: Dict[str, Any], class_names: Sequence[str]) -> "Ord
     return OrderedDict(
         (task, flatten(results[task], class_names)) for task, flatten in _TASKS.items() if task in results
     )
+
+
+def save_results_json(results: Mapping[str, Mapping[str, float]], path: str) -> None:
+    """Write Detectron2-style ``{task: {metric: value}}`` results (e.g. COCO ``bbox`` AP) as JSON."""
+    PathManager.mkdirs(os.path.dirname(path))
+    plain = {task: {k: float(v) for k, v in metrics.items()} for task, metrics in results.items()}
+    with PathManager.open(path, "w") as f:
+        json.dump(plain, f, indent=2)

@@ -11,7 +11,7 @@ the full one restricted to them, so a single matching gives the whole curve. Fal
 averaged over all images; normal images only contribute false positives.
 """
 
-from typing import Dict, Sequence
+from typing import Dict, Mapping, Sequence
 
 import numpy as np
 
@@ -38,6 +38,14 @@ def match_detections(
     return greedy_match(dets.image, dets.scores, rows_det[ok], rows_gt[ok], iou[ok])
 
 
+def sensitivity_at(curve: Mapping[str, np.ndarray], fp_rates: Sequence[float]) -> np.ndarray:
+    """Sensitivity of a FROC ``curve`` at each of ``fp_rates`` false positives per image (step function)."""
+    fppi = np.asarray(curve["fp_per_image"], dtype=np.float64)
+    sens = np.asarray(curve["sensitivity"], dtype=np.float64)
+    last_within = np.searchsorted(fppi, np.asarray(fp_rates, dtype=np.float64), side="right") - 1
+    return np.where(last_within >= 0, sens[np.maximum(last_within, 0)], 0.0)
+
+
 def froc(
     gt: BoxTable,
     dets: BoxTable,
@@ -59,8 +67,7 @@ def froc(
     n_lesions = len(gt)
     sens_curve = np.concatenate([[0.0], n_hits / n_lesions if n_lesions else np.full(len(n_hits), np.nan)])
     fppi_curve = np.concatenate([[0.0], (n_selected - n_hits) / max(num_images, 1)])
-    last_within = np.searchsorted(fppi_curve, np.asarray(fp_rates, dtype=np.float64), side="right") - 1
-    sensitivity = sens_curve[last_within]
+    sensitivity = sensitivity_at({"fp_per_image": fppi_curve, "sensitivity": sens_curve}, fp_rates)
     return {
         "fp_rates": [float(f) for f in fp_rates],
         "sensitivity": sensitivity.tolist(),

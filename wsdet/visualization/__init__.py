@@ -1,6 +1,6 @@
 """Pictures of wsdet results: image overlays (boxes, heatmaps), PNG grids and FROC plots."""
 
-from .curves import froc_band, plot_froc, sensitivity_at
+from .curves import froc_band, plot_froc
 from .overlays import (
     CLASS_COLORS,
     GT_COLOR,
@@ -29,7 +29,6 @@ __all__ = [
     "plot_froc",
     "render_overlay",
     "save_grid",
-    "sensitivity_at",
     "to_rgb",
     "write_png",
 ]

@@ -13,21 +13,13 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..evaluation.bootstrap import _resample_weights
-from ..evaluation.froc import FROC_FP_RATES, match_detections
+from ..evaluation.bootstrap import resample_weights
+from ..evaluation.froc import FROC_FP_RATES, match_detections, sensitivity_at
 from ..evaluation.tables import BoxTable
 
-__all__ = ["froc_band", "plot_froc", "sensitivity_at"]
+__all__ = ["froc_band", "plot_froc"]
 
 _CHUNK_ELEMENTS = 1 << 22  # resamples x detections held in memory at once
-
-
-def sensitivity_at(curve: Mapping[str, np.ndarray], fp_rates: Sequence[float]) -> np.ndarray:
-    """Sensitivity of a FROC ``curve`` at each of ``fp_rates`` false positives per image (step function)."""
-    fppi = np.asarray(curve["fp_per_image"], dtype=np.float64)
-    sens = np.asarray(curve["sensitivity"], dtype=np.float64)
-    last_within = np.searchsorted(fppi, np.asarray(fp_rates, dtype=np.float64), side="right") - 1
-    return np.where(last_within >= 0, sens[np.maximum(last_within, 0)], 0.0)
 
 
 def froc_band(
@@ -66,7 +58,7 @@ def froc_band(
     lesions_per_image = np.bincount(gt.image, minlength=num_images).astype(np.float64)
     rows = max(1, _CHUNK_ELEMENTS // max(len(order), 1))
     sens = []
-    for weights in _resample_weights(num_images, n_resamples, seed):
+    for weights in resample_weights(num_images, n_resamples, seed):
         for w in np.split(weights, np.arange(rows, len(weights), rows)):
             det_weight = w[:, det_image]
             n_hits = np.cumsum(det_weight * det_hit, axis=1)[:, points]
