@@ -42,19 +42,25 @@ def registered(tmp_path, tiny_coco):
     ]
 
 
+# the paper-scale config with random weights and 1 strong + 2 weak images per step
+PAPER_SMALL = ["MODEL.WEIGHTS", "", "SOLVER.IMS_PER_BATCH", "3", "WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "1",
+               "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2"]
+
+
 @pytest.mark.parametrize(
-    "config, train",
+    "config, train, extra",
     [
-        ("bus_joint.yaml", "('t_strong','t_weak')"),
-        ("bus_strong_only.yaml", "('t_strong',)"),
-        ("bus_weak_only.yaml", "('t_weak',)"),
+        ("bus_joint.yaml", "('t_strong','t_weak')", []),
+        ("bus_strong_only.yaml", "('t_strong',)", []),
+        ("bus_weak_only.yaml", "('t_weak',)", []),
+        ("bus_joint_paper.yaml", "('t_strong','t_weak')", PAPER_SMALL),
     ],
 )
-def test_config_trains_and_evaluates(tmp_path, registered, config, train):
+def test_config_trains_and_evaluates(tmp_path, registered, config, train, extra):
     out = str(tmp_path / "out")
     log = run_train_net(
         ["--config-file", os.path.join(REPO, "configs", config), *registered,
-         "DATASETS.TRAIN", train, "DATASETS.TEST", "('t_test',)", "OUTPUT_DIR", out, *TINY],
+         "DATASETS.TRAIN", train, "DATASETS.TEST", "('t_test',)", "OUTPUT_DIR", out, *TINY, *extra],
         cwd=str(tmp_path),
     )
     assert os.path.isfile(os.path.join(out, "model_final.pth"))
@@ -80,7 +86,12 @@ def test_eval_only_from_checkpoint(tmp_path, registered):
         cwd=str(tmp_path),
     )
     assert "Evaluation results for t_test in csv format" in log
-    assert os.path.isfile(os.path.join(tmp_path, "eval", "inference", "t_test", "coco_instances_results.json"))
+    inference = os.path.join(tmp_path, "eval", "inference", "t_test")
+    assert os.path.isfile(os.path.join(inference, "coco_instances_results.json"))
+    with open(os.path.join(inference, "results.json")) as f:
+        results = json.load(f)
+    assert {"bbox", "corloc", "froc", "classification"} <= set(results)
+    assert 0 <= results["bbox"]["AP50"] <= 100 and 0 <= results["corloc"]["official"] <= 1
 
 
 def test_bad_dataset_argument(tmp_path):

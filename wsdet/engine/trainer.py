@@ -13,7 +13,7 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from ..data import WSDetDatasetMapper, build_wsdet_train_loader
-from ..evaluation import EvalSettings, LocalizationEvaluator
+from ..evaluation import EvalSettings, LocalizationEvaluator, save_results_json
 from .checkpoint import WSDetCheckpointer
 from .config_checks import check_config
 from .distributed import broadcast_buffers, create_ddp_model
@@ -126,6 +126,17 @@ class WSDetTrainer(DefaultTrainer):
 
     @classmethod
     def test(cls, cfg: CfgNode, model: torch.nn.Module, evaluators=None):
-        """As DefaultTrainer; every process first takes the main process's buffers (BatchNorm)."""
+        """
+        As DefaultTrainer; every process first takes the main process's buffers (BatchNorm), and the
+        main process saves each test set's ``{task: {metric: value}}`` results (COCO AP included) as
+        ``OUTPUT_DIR/inference/<dataset>/results.json``.
+        """
         broadcast_buffers(model)
-        return super().test(cfg, model, evaluators)
+        results = super().test(cfg, model, evaluators)
+        if comm.is_main_process() and results:
+            per_dataset = results if len(cfg.DATASETS.TEST) > 1 else {cfg.DATASETS.TEST[0]: results}
+            for dataset_name, dataset_results in per_dataset.items():
+                save_results_json(
+                    dataset_results, os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name, "results.json")
+                )
+        return results
