@@ -1,5 +1,7 @@
 """Print the environment wsdet runs in: ``python -m wsdet.collect_env``."""
+import datetime
 import importlib
+import os
 import platform
 import sys
 
@@ -35,6 +37,32 @@ def collect_env_info() -> str:
     rows.append(("torch.distributed nccl", str(torch.distributed.is_nccl_available())))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def cpu_model() -> str:
+    """The CPU model name (from /proc/cpuinfo where available)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_summary() -> str:
+    """One line naming the machine a benchmark ran on: CPU, cores, GPU, torch version and date."""
+    import torch
+
+    parts = [f"{cpu_model()} ({os.cpu_count()} cores)"]
+    if torch.cuda.is_available():
+        parts.append(f"GPU {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}")
+    else:
+        parts.append("no GPU")
+    parts.append(f"torch {torch.__version__}")
+    parts.append(datetime.date.today().isoformat())
+    return ", ".join(parts)
 
 
 if __name__ == "__main__":

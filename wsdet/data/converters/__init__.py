@@ -9,7 +9,7 @@ from .chestxray14 import CXR14_CATEGORIES, convert_chestxray14
 from .coco_writer import CocoBuilder, Conversion, write_conversion, write_json
 from .masks import MaskRegion, mask_regions, read_mask
 from .report import ConversionError, ConversionReport
-from .split import choose_weak_ids, split_weak
+from .split import choose_weak_ids, keep_fraction, split_weak
 from .udiat import convert_udiat, read_udiat_labels
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "convert_busi",
     "convert_chestxray14",
     "convert_udiat",
+    "keep_fraction",
     "mask_regions",
     "read_mask",
     "read_udiat_labels",

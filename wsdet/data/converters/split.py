@@ -41,3 +41,17 @@ def split_weak(conversion: Conversion, fraction: float, seed: int) -> Conversion
         "box-annotated images moved to the weak file, boxes dropped"
     )
     return Conversion(strong=new_strong, weak=new_weak, report=conversion.report)
+
+
+def keep_fraction(coco: Dict, fraction: float, seed: int) -> Dict:
+    """A copy of ``coco`` with a seeded, label-stratified fraction of its images and their annotations.
+
+    Used to study fewer box-annotated images (e.g. 10% of a strong pool); the categories are kept.
+    """
+    kept = set(choose_weak_ids(coco["images"], fraction, seed))
+    if not kept:
+        raise ValueError(f"keeping a fraction {fraction} of {len(coco['images'])} images leaves none")
+    subset = dict(coco)
+    subset["images"] = [img for img in coco["images"] if img["id"] in kept]
+    subset["annotations"] = [a for a in coco.get("annotations", []) if a["image_id"] in kept]
+    return subset

@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""Train and evaluate every wsdet method on the synthetic data and write one leaderboard.
+
+Suites: ``bus`` (the detectors and the BUS CAM classifier), ``cxr`` (the CAM heads), ``bus-study``
+(the ablations of Shin et al. 2019: strong fractions 10/25/100% for strong-only vs joint, MoI variants,
+static alpha, alternating mini-batches, normal weak images as background). Seeds are fixed by the configs.
+
+Each method trains with ``tools/train_net.py`` (validation at the end of training, where heatmap
+thresholds are chosen), then is evaluated on the test set with ``--eval-only``. Outputs in --output-dir:
+one folder per method (logs, checkpoints, results), ``leaderboard.md`` and ``leaderboard.json``.
+Finished methods are reused when the command is run again (``--force`` retrains).
+
+Examples:
+    python tools/benchmark.py --quick                       # every method, a few iterations (CPU)
+    python tools/benchmark.py --suite bus-study             # the BUS study at the configs' lengths
+    python tools/benchmark.py --suite cxr --only PCAM LSE --iterations 300
+"""
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+import time
+
+from detectron2.utils.logger import setup_logger
+
+from wsdet.benchmark import QUICK_ITERS, SUITES, BenchmarkRunner, suite_runs, with_iterations, write_report
+from wsdet.collect_env import machine_summary
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", nargs="+", default=["bus", "cxr"], choices=sorted(SUITES))
+    parser.add_argument("--only", nargs="+", default=[], metavar="NAME", help="method names to run")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--quick", action="store_true",
+                        help=f"short runs ({', '.join(f'{k} {v}' for k, v in QUICK_ITERS.items())} iterations)")
+    length.add_argument("--iterations", type=int, help="train every method this many iterations")
+    parser.add_argument("--output-dir", default="output/benchmark")
+    parser.add_argument("--force", action="store_true", help="retrain methods that already have results")
+    parser.add_argument("--list", action="store_true", help="print the methods and exit")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logger = setup_logger(name="wsdet")
+    runs = suite_runs(args.suite, args.only)
+    if args.list:
+        for run in runs:
+            print(f"{run.family:4s} {run.name:48s} {run.config} {' '.join(run.opts)}")
+        return 0
+    os.makedirs(args.output_dir, exist_ok=True)
+    runner = BenchmarkRunner(REPO, os.path.abspath(args.output_dir), force=args.force)
+    results, start = [], time.perf_counter()
+    for index, run in enumerate(runs, 1):
+        iterations = QUICK_ITERS[run.family] if args.quick else args.iterations
+        logger.info("[%d/%d] %s", index, len(runs), run.name)
+        results.append(runner.run(with_iterations(run, iterations)))
+    mode = "quick" if args.quick else (f"{args.iterations} iterations" if args.iterations else "config lengths")
+    header = (
+        f"Command: `{shlex.join(['python', 'tools/benchmark.py', *(argv if argv is not None else sys.argv[1:])])}` "
+        f"({mode}); machine: {machine_summary()}; "
+        f"{(time.perf_counter() - start) / 60:.1f} min in all (reused runs count 0)."
+    )
+    text = write_report(
+        results,
+        header,
+        os.path.join(args.output_dir, "leaderboard.md"),
+        os.path.join(args.output_dir, "leaderboard.json"),
+    )
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig()
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Train and evaluate one :class:`~wsdet.benchmark.specs.MethodRun` through ``tools/train_net.py``.
+
+Each run is two subprocesses (so that one failing or leaking method does not affect the others, and
+timings are those of the real command): training, which for heatmap models ends with an evaluation on
+the validation set (where the pixel threshold is chosen), then ``--eval-only`` on the test set.
+Everything lands in ``<output_root>/<run slug>/``; ``benchmark_run.json`` there records the timings and
+results, and a finished run is reused unless ``force``.
+"""
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Optional
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from ..data.converters import keep_fraction, write_json
+from ..engine.setup import build_config
+from .specs import MethodRun
+
+__all__ = ["RunResult", "BenchmarkRunner", "slugify"]
+
+logger = logging.getLogger(__name__)
+
+_INFERENCE_TIME = re.compile(r"Total inference pure compute time: \S+ \(([0-9.]+) s / iter per device")
+_TRAINING_SPEED = re.compile(r"Overall training speed: \d+ iterations in \S+ \(([0-9.]+) s / it\)")
+
+
+def slugify(name: str) -> str:
+    """A folder name for a run name."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+@dataclass
+class RunResult:
+    """Timings and metrics of one run: ``val`` / ``test`` are the ``results.json`` of each set."""
+
+    name: str
+    family: str
+    output_dir: str
+    train_seconds: float  # the training command, with the validation of heatmap models
+    seconds_per_iter: float
+    inference_seconds_per_image: float
+    pixel_threshold: Optional[float]
+    val: Dict[str, Dict[str, float]]
+    test: Dict[str, Dict[str, float]]
+
+
+class BenchmarkRunner:
+    """Runs methods in order; a run may start from an earlier run's weights (``init_from``)."""
+
+    def __init__(self, repo: str, output_root: str, python: str = sys.executable, force: bool = False):
+        self.repo = repo
+        self.output_root = output_root
+        self.python = python
+        self.force = force
+        self.results: Dict[str, RunResult] = {}
+
+    def run(self, method: MethodRun) -> RunResult:
+        out = os.path.join(self.output_root, slugify(method.name))
+        record = os.path.join(out, "benchmark_run.json")
+        if not self.force and os.path.isfile(record):
+            with open(record) as f:
+                result = RunResult(**json.load(f))
+            logger.info("%s: reusing %s", method.name, record)
+        else:
+            result = self._train_and_evaluate(method, out)
+            write_json(asdict(result), record)
+        self.results[method.name] = result
+        return result
+
+    def _train_and_evaluate(self, method: MethodRun, out: str) -> RunResult:
+        os.makedirs(out, exist_ok=True)
+        flags, opts = self._data_arguments(method, out)
+        if method.init_from:
+            parent = self.results[method.init_from].output_dir
+            opts += ["MODEL.WEIGHTS", os.path.join(parent, "model_final.pth")]
+        base = ["--config-file", os.path.join(self.repo, method.config), *flags]
+        start = time.perf_counter()
+        val_sets = f"('{method.val_dataset}',)" if method.heatmaps else "()"
+        self._train_net([*base, *method.opts, *opts, "OUTPUT_DIR", out, "DATASETS.TEST", val_sets],
+                        os.path.join(out, "train.log"))
+        train_seconds = time.perf_counter() - start
+        val = _read_results(out, method.val_dataset) if method.heatmaps else {}
+        threshold = val.get("heatmap", {}).get("pixel_threshold_chosen_here")
+        test_out = os.path.join(out, "test")
+        eval_opts = ["MODEL.WEIGHTS", os.path.join(out, "model_final.pth"), "OUTPUT_DIR", test_out,
+                     "DATASETS.TEST", f"('{method.test_dataset}',)"]
+        if threshold is not None:
+            eval_opts += ["WSDET.EVAL.PIXEL_THRESH", str(threshold)]
+        self._train_net(["--eval-only", *base, *method.opts, *opts, *eval_opts], os.path.join(out, "test.log"))
+        return RunResult(
+            name=method.name,
+            family=method.family,
+            output_dir=out,
+            train_seconds=train_seconds,
+            seconds_per_iter=_last_match(_TRAINING_SPEED, os.path.join(out, "log.txt")),
+            inference_seconds_per_image=_last_match(_INFERENCE_TIME, os.path.join(test_out, "log.txt")),
+            pixel_threshold=threshold,
+            val=val,
+            test=_read_results(test_out, method.test_dataset),
+        )
+
+    def _data_arguments(self, method: MethodRun, out: str):
+        """Command-line flags and overrides that give the run its share of the strong BUS pool."""
+        if method.strong_fraction >= 1.0:
+            return [], []
+        cfg = build_config(os.path.join(self.repo, method.config), method.opts)
+        strong = [d for d in cfg.DATASETS.TRAIN if MetadataCatalog.get(d).get("supervision") == "strong"]
+        if len(strong) != 1:
+            raise ValueError(f"{method.name}: expected one strong training set, found {strong}")
+        DatasetCatalog.get(strong[0])  # generates a built-in synthetic dataset when missing
+        meta = MetadataCatalog.get(strong[0])
+        with open(meta.json_file) as f:
+            subset = keep_fraction(json.load(f), method.strong_fraction, seed=0)
+        subset_name = f"{strong[0]}_{slugify(method.name)}"
+        subset_json = os.path.join(out, "strong_subset.json")
+        write_json(subset, subset_json)
+        train = tuple(subset_name if d == strong[0] else d for d in cfg.DATASETS.TRAIN)
+        flags = ["--strong-dataset", subset_name, subset_json, meta.image_root]
+        return flags, ["DATASETS.TRAIN", str(train)]
+
+    def _train_net(self, args: List[str], log_path: str) -> None:
+        command = [self.python, os.path.join(self.repo, "tools", "train_net.py"), *args]
+        logger.info("running %s", " ".join(command))
+        with open(log_path, "w") as log:
+            code = subprocess.call(command, cwd=self.repo, stdout=log, stderr=subprocess.STDOUT)
+        if code != 0:
+            raise RuntimeError(f"{' '.join(command)} failed with exit code {code}; see {log_path}")
+
+
+def _read_results(output_dir: str, dataset: str) -> Dict[str, Dict[str, float]]:
+    path = os.path.join(output_dir, "inference", dataset, "results.json")
+    with open(path) as f:
+        return json.load(f)
+
+
+def _last_match(pattern: "re.Pattern[str]", log_txt: str) -> float:
+    """The number captured by the last match of ``pattern`` in a Detectron2 log (NaN if none)."""
+    with open(log_txt) as f:
+        found = pattern.findall(f.read())
+    return float(found[-1]) if found else float("nan")

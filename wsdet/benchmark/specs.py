@@ -1,0 +1,137 @@
+"""What a benchmark trains: one :class:`MethodRun` per table row, grouped into suites.
+
+A run is a config of ``configs/`` plus ``KEY VALUE`` overrides, trained by ``tools/train_net.py`` on the
+synthetic data; its thresholds are chosen on ``val_dataset`` and its metrics measured on ``test_dataset``.
+Only heatmap models are evaluated on the validation set (detectors have no threshold chosen there).
+Run length: the config's own in ``full`` mode; in ``quick`` mode a few iterations (a smoke test of every
+method with its cost, not a ranking), the LR schedule and the MIL alpha period scaled to it.
+"""
+
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Sequence, Tuple
+
+__all__ = ["MethodRun", "QUICK_ITERS", "SUITES", "schedule_overrides", "suite_runs", "with_iterations"]
+
+QUICK_ITERS = {"bus": 100, "cxr": 40}
+
+
+@dataclass(frozen=True)
+class MethodRun:
+    """One row of a benchmark table."""
+
+    name: str  # row label and output folder
+    config: str  # path relative to the repository root
+    family: str  # "bus" (breast ultrasound detection) or "cxr" (chest X-ray CAM)
+    opts: Tuple[str, ...] = ()  # KEY VALUE overrides
+    strong_fraction: float = 1.0  # fraction of the strong BUS pool kept (label-stratified, seeded)
+    init_from: Optional[str] = None  # earlier run whose model_final.pth initializes this one
+    is_mil: bool = False  # has the MIL alpha schedule (its period follows the run length)
+    heatmaps: bool = False  # outputs heatmaps: their pixel threshold is chosen on the validation set
+    description: str = field(default="", compare=False)
+
+    @property
+    def val_dataset(self) -> str:
+        return "bus_synth_val" if self.family == "bus" else "cxr_synth_val"
+
+    @property
+    def test_dataset(self) -> str:
+        return "bus_synth_test" if self.family == "bus" else "cxr_synth_test"
+
+
+def schedule_overrides(iterations: int, is_mil: bool) -> List[str]:
+    """SOLVER (and MIL alpha period) overrides for a run shortened to ``iterations``."""
+    steps = sorted({s for s in (int(iterations * 0.75), int(iterations * 0.92)) if 0 < s < iterations})
+    opts = [
+        "SOLVER.MAX_ITER", str(iterations),
+        "SOLVER.STEPS", str(tuple(steps)),
+        "SOLVER.WARMUP_ITERS", str(min(100, iterations // 4)),
+        "SOLVER.CHECKPOINT_PERIOD", str(10 * iterations),
+    ]
+    if is_mil:
+        opts += ["WSDET.MIL.ALPHA.PERIOD", str(max(1, iterations // 12))]
+    return opts
+
+
+def _bus(name: str, config: str, *opts: str, is_mil: bool = True, **kwargs) -> MethodRun:
+    return MethodRun(name, f"configs/{config}.yaml", "bus", tuple(opts), is_mil=is_mil, **kwargs)
+
+
+def _cxr(name: str, config: str, *opts: str, **kwargs) -> MethodRun:
+    return MethodRun(name, f"configs/{config}.yaml", "cxr", tuple(opts), heatmaps=True, **kwargs)
+
+
+_BUS_METHODS = (
+    _bus("strong only (Faster R-CNN)", "bus_strong_only", is_mil=False),
+    _bus("weak only (MIL)", "bus_weak_only"),
+    _bus("joint MIL Faster R-CNN", "bus_joint"),
+    _bus("joint + LSE image branch", "bus_joint_with_cam", heatmaps=True),
+    _bus("LSE CAM classifier", "bus_cam", is_mil=False, heatmaps=True),
+)
+
+_CXR_METHODS = (
+    _cxr("GAP", "cxr_gap"),
+    _cxr("GMP", "cxr_gmp"),
+    _cxr("LSE", "cxr_lse"),
+    _cxr("PCAM", "cxr_pcam"),
+    _cxr("STL", "cxr_stl"),
+    _cxr("InfoMask", "cxr_infomask"),
+    _cxr("positive-CAM stage 1", "cxr_poscam_stage1"),
+    _cxr("positive-CAM stage 2", "cxr_poscam_stage2", init_from="positive-CAM stage 1"),
+    _cxr("positive-CAM stage 3", "cxr_poscam_stage3", init_from="positive-CAM stage 2"),
+)
+
+
+def _bus_study() -> Tuple[MethodRun, ...]:
+    """The ablations of Shin et al. (TMI 2019) on the synthetic BUS data (strong pool: 10 images)."""
+    runs = []
+    for fraction in (0.2, 0.5, 1.0):
+        pct = f"{fraction:.0%}"
+        runs.append(_bus(f"strong only, {pct} strong", "bus_strong_only", is_mil=False, strong_fraction=fraction))
+        runs.append(_bus(f"joint, {pct} strong", "bus_joint", strong_fraction=fraction))
+    for moi in ("most_benign", "most_discriminative", "most_abnormal"):
+        runs.append(_bus(f"joint, MoI {moi}", "bus_joint", "WSDET.MIL.MOI", moi))
+    runs.append(_bus("joint, MoI on logits", "bus_joint", "WSDET.MIL.SELECT_ON", "logit"))
+    runs.append(_bus("joint, static alpha 0.3", "bus_joint", "WSDET.MIL.ALPHA.SCHEDULE", "static"))
+    runs.append(_bus("joint, alpha up to 1 (official)", "bus_joint", "WSDET.MIL.ALPHA.VALUE", "1.0"))
+    runs.append(
+        _bus("joint, alternating mini-batches", "bus_joint", "WSDET.DATALOADER.MODE", "alternating",
+             "SOLVER.IMS_PER_BATCH", "2", "WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "2",
+             "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2")
+    )
+    runs.append(_bus("joint, normal weak = background", "bus_joint", "WSDET.MIL.NORMAL_WEIGHT", "1.0"))
+    return tuple(runs)
+
+
+SUITES: Dict[str, Tuple[MethodRun, ...]] = {
+    "bus": _BUS_METHODS,
+    "cxr": _CXR_METHODS,
+    "bus-study": _bus_study(),
+}
+
+
+def suite_runs(suites: Sequence[str], only: Sequence[str] = ()) -> List[MethodRun]:
+    """The runs of ``suites`` in order (names filtered by ``only``, keeping what they start from)."""
+    unknown = [s for s in suites if s not in SUITES]
+    if unknown:
+        raise ValueError(f"unknown suite(s) {unknown}; expected some of {sorted(SUITES)}")
+    runs = [run for s in suites for run in SUITES[s]]
+    if only:
+        wanted = set(only)
+        missing = wanted - {r.name for r in runs}
+        if missing:
+            raise ValueError(f"no run named {sorted(missing)} in suites {list(suites)}")
+        by_name = {r.name: r for r in runs}
+        for name in list(wanted):
+            parent = by_name[name].init_from
+            while parent:
+                wanted.add(parent)
+                parent = by_name[parent].init_from
+        runs = [r for r in runs if r.name in wanted]
+    return runs
+
+
+def with_iterations(run: MethodRun, iterations: Optional[int]) -> MethodRun:
+    """``run`` shortened to ``iterations`` (None: unchanged)."""
+    if iterations is None:
+        return run
+    return replace(run, opts=run.opts + tuple(schedule_overrides(iterations, run.is_mil)))
