@@ -122,7 +122,7 @@ def allocate_normals(rng: np.random.Generator, n: int, fraction: float) -> np.nd
     return rng.permutation(np.arange(n) < num)
 
 
-def _write_dicom(path: str, image: np.ndarray, modality: str, uid_key: Sequence[str]) -> None:
+def write_dicom(path: str, image: np.ndarray, modality: str, uid_key: Sequence[str]) -> None:
     """Write an 8-bit grey image as a MONOCHROME2 DICOM file with UIDs derived from ``uid_key``."""
     uids = {kind: generate_uid(entropy_srcs=[*uid_key, kind]) for kind in ("study", "series", "sop")}
     ds = Dataset()
@@ -182,7 +182,7 @@ def _generate(
                 file_name = f"{split}/{i:04d}{ext}"
                 path = os.path.join(out_dir, IMAGE_DIR, file_name)
                 if dicom:
-                    _write_dicom(path, image, spec.modality, (spec.dirname, split, str(seed), str(i)))
+                    write_dicom(path, image, spec.modality, (spec.dirname, split, str(seed), str(i)))
                 else:
                     cv2.imwrite(path, image)
                 image_id = i + 1

@@ -1,0 +1,66 @@
+"""tools/benchmark_speed.py on tiny settings: the report has every section's keys and positive numbers.
+
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python -m pytest tests/test_benchmark_speed.py -q``
+(``-m "not slow"`` skips the training sections, which spawn one process per model for peak memory).
+"""
+import importlib
+import json
+import os
+
+import pytest
+
+TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+TINY = [
+    "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "64",
+    "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "64",
+    "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2",
+]
+
+
+@pytest.fixture
+def run_benchmark(tmp_path, monkeypatch):
+    """``run_benchmark(*sections)`` -> the JSON report of a 1-step run of those sections."""
+    # imported by name from its folder, so that the spawned memory processes can import it too
+    monkeypatch.syspath_prepend(TOOLS)
+    benchmark = importlib.import_module("benchmark_speed")
+
+    def run(*sections: str) -> dict:
+        output = str(tmp_path / "speed.json")
+        only = [arg for section in sections for arg in ("--only", section)]
+        argv = [*only, "--device", "cpu", "--steps", "1", "--warmup", "0", "--io-images", "2",
+                "--io-side", "32", "--output", output, *TINY]
+        returned = benchmark.main(argv)
+        with open(output) as f:
+            report = json.load(f)
+        assert report == json.loads(json.dumps(returned))
+        assert set(report) == {"machine", "settings", *sections}
+        assert report["machine"]["cpu"] and report["machine"]["torch"]
+        return report
+
+    return run
+
+
+def test_inference_and_io(run_benchmark):
+    report = run_benchmark("inference", "io")
+    models = report["inference"]["models"]
+    assert {"bus_joint", "plain Faster R-CNN", "gap", "poscam_stage3"} <= set(models)
+    assert all(m["latency_ms_median"] > 0 and len(m["latency_ms"]) == 1 for m in models.values())
+    io = report["io"]
+    assert io["images"] == 2 and io["image_side"] == 32
+    assert io["png"]["images_per_s"] > 0 and io["dicom"]["images_per_s"] > 0 and io["dicom_time_ratio"] > 0
+
+
+@pytest.mark.slow
+def test_training_sections(run_benchmark):
+    report = run_benchmark("mil", "cam")
+    assert "RSS" in report["settings"]["memory_method"]
+    mil, cam = report["mil"]["models"], report["cam"]["models"]
+    assert report["mil"]["reference"] == "plain Faster R-CNN" and report["cam"]["reference"] == "gap"
+    assert mil["plain Faster R-CNN"]["meta_architecture"] == "GeneralizedRCNN"
+    assert mil["MIL, 2 strong + 2 weak"]["meta_architecture"] == "WSDetMILRCNN"
+    assert [(m["strong_images"], m["weak_images"]) for m in mil.values()] == [(4, 0), (4, 0), (2, 2)]
+    assert len(cam) == 9 and cam["poscam_stage3"]["strong_images"] == 2
+    for m in [*mil.values(), *cam.values()]:
+        assert m["step_s_median"] > 0 and m["time_ratio"] > 0
+        assert m["peak_memory_mib"] > 0 and m["memory_ratio"] > 0
+    assert report["mil"]["weak_images_time_ratio"] > 0
