@@ -250,7 +250,7 @@ def _plan(rng: np.random.Generator, split: str, n: int) -> List[str]:
 def generate_bus_dataset(
     root: str,
     *,
-    num_strong: int = 40,
+    num_strong: int = 10,
     num_weak: int = 400,
     num_val: int = 60,
     num_test: int = 200,
