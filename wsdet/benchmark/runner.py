@@ -1,6 +1,7 @@
 """Train and evaluate one :class:`~wsdet.benchmark.specs.MethodRun` through ``tools/train_net.py``.
 
-Each run is two subprocesses (so that one failing or leaking method does not affect the others, and
+A self-training run pseudo-labels the weak set with its ``init_from`` model and retrains
+(``tools/self_train.py --retrain``) instead of training. Each run is two subprocesses (so that one failing or leaking method does not affect the others, and
 timings are those of the real command): training, which for heatmap models ends with an evaluation on
 the validation set (where the pixel threshold is chosen), then ``--eval-only`` on the test set.
 Everything lands in ``<output_root>/<run slug>/``; ``benchmark_run.json`` there records the timings and
@@ -81,25 +82,33 @@ class BenchmarkRunner:
             parent = self.results[method.init_from].output_dir
             opts += ["MODEL.WEIGHTS", os.path.join(parent, "model_final.pth")]
         base = ["--config-file", os.path.join(self.repo, method.config), *flags]
-        start = time.perf_counter()
         val_sets = f"('{method.val_dataset}',)" if method.heatmaps else "()"
-        self._train_net([*base, *method.opts, *opts, "OUTPUT_DIR", out, "DATASETS.TEST", val_sets],
-                        os.path.join(out, "train.log"))
+        start = time.perf_counter()
+        if method.self_train_fraction is None:
+            model_dir = out
+            self._tool("train_net.py", [*base, *method.opts, *opts, "OUTPUT_DIR", out, "DATASETS.TEST", val_sets],
+                       os.path.join(out, "train.log"))
+        else:  # pseudo-label the weak set with the init_from model, then retrain from scratch
+            model_dir = os.path.join(out, "retrain")
+            self._tool("self_train.py", [*base, "--fraction", str(method.self_train_fraction), "--output-dir", out,
+                                         "--retrain", *method.opts, *opts, "DATASETS.TEST", val_sets],
+                       os.path.join(out, "train.log"))
         train_seconds = time.perf_counter() - start
-        val = _read_results(out, method.val_dataset) if method.heatmaps else {}
+        val = _read_results(model_dir, method.val_dataset) if method.heatmaps else {}
         threshold = val.get("heatmap", {}).get("pixel_threshold_chosen_here")
         test_out = os.path.join(out, "test")
-        eval_opts = ["MODEL.WEIGHTS", os.path.join(out, "model_final.pth"), "OUTPUT_DIR", test_out,
+        eval_opts = ["MODEL.WEIGHTS", os.path.join(model_dir, "model_final.pth"), "OUTPUT_DIR", test_out,
                      "DATASETS.TEST", f"('{method.test_dataset}',)"]
         if threshold is not None:
             eval_opts += ["WSDET.EVAL.PIXEL_THRESH", str(threshold)]
-        self._train_net(["--eval-only", *base, *method.opts, *opts, *eval_opts], os.path.join(out, "test.log"))
+        self._tool("train_net.py", ["--eval-only", *base, *method.opts, *opts, *eval_opts],
+                   os.path.join(out, "test.log"))
         return RunResult(
             name=method.name,
             family=method.family,
             output_dir=out,
             train_seconds=train_seconds,
-            seconds_per_iter=_last_match(_TRAINING_SPEED, os.path.join(out, "log.txt")),
+            seconds_per_iter=_last_match(_TRAINING_SPEED, os.path.join(model_dir, "log.txt")),
             inference_seconds_per_image=_last_match(_INFERENCE_TIME, os.path.join(test_out, "log.txt")),
             pixel_threshold=threshold,
             val=val,
@@ -125,8 +134,8 @@ class BenchmarkRunner:
         flags = ["--strong-dataset", subset_name, subset_json, meta.image_root]
         return flags, ["DATASETS.TRAIN", str(train)]
 
-    def _train_net(self, args: List[str], log_path: str) -> None:
-        command = [self.python, os.path.join(self.repo, "tools", "train_net.py"), *args]
+    def _tool(self, script: str, args: List[str], log_path: str) -> None:
+        command = [self.python, os.path.join(self.repo, "tools", script), *args]
         logger.info("running %s", " ".join(command))
         with open(log_path, "w") as log:
             code = subprocess.call(command, cwd=self.repo, stdout=log, stderr=subprocess.STDOUT)

@@ -27,6 +27,7 @@ class MethodRun:
     init_from: Optional[str] = None  # earlier run whose model_final.pth initializes this one
     is_mil: bool = False  # has the MIL alpha schedule (its period follows the run length)
     heatmaps: bool = False  # outputs heatmaps: their pixel threshold is chosen on the validation set
+    self_train_fraction: Optional[float] = None  # self-training: fraction of weak images pseudo-labelled
     description: str = field(default="", compare=False)
 
     @property
@@ -99,6 +100,9 @@ def _bus_study() -> Tuple[MethodRun, ...]:
              "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2")
     )
     runs.append(_bus("joint, normal weak = background", "bus_joint", "WSDET.MIL.NORMAL_WEIGHT", "1.0"))
+    for fraction in (0.5, 0.75):
+        runs.append(_bus(f"joint, self-trained on {fraction:.0%} pseudo-labelled weak images", "bus_joint",
+                         init_from="joint, 100% strong", self_train_fraction=fraction))
     return tuple(runs)
 
 
