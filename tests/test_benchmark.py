@@ -4,6 +4,7 @@ import math
 import os
 
 import pytest
+import yaml
 
 from wsdet.benchmark import (
     SUITES,
@@ -16,7 +17,7 @@ from wsdet.benchmark import (
     with_iterations,
     write_report,
 )
-from wsdet.benchmark.specs import QUICK_ITERS
+from wsdet.benchmark.specs import MIL_PERIOD, QUICK_ITERS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,34 +40,55 @@ def test_only_keeps_the_runs_a_stage_starts_from():
         suite_runs(["nope"])
 
 
-def test_schedule_overrides_scale_steps_and_alpha_period():
-    opts = dict(zip(*[iter(schedule_overrides(400, is_mil=True))] * 2))
+def test_schedule_overrides_scale_steps_and_scaled_keys():
+    opts = dict(zip(*[iter(schedule_overrides(400, MIL_PERIOD))] * 2))
     assert opts["SOLVER.MAX_ITER"] == "400" and opts["SOLVER.STEPS"] == "(300, 368)"
     assert opts["SOLVER.WARMUP_ITERS"] == "100" and opts["WSDET.MIL.ALPHA.PERIOD"] == "33"
-    assert "WSDET.MIL.ALPHA.PERIOD" not in schedule_overrides(40, is_mil=False)
-    assert schedule_overrides(2, is_mil=False)[3] == "(1,)"
-    run = MethodRun("x", "configs/bus_joint.yaml", "bus", ("A", "1"), is_mil=True)
+    assert "WSDET.MIL.ALPHA.PERIOD" not in schedule_overrides(40)
+    stl = next(r for r in SUITES["cxr"] if r.name == "STL")
+    assert dict(zip(*[iter(with_iterations(stl, 40).opts)] * 2))["WSDET.CAM.STL.SWITCH_ITER"] == "24"
+    with pytest.raises(ValueError):
+        schedule_overrides(0)
+    run = MethodRun("x", "configs/bus_joint.yaml", "bus", ("A", "1"), scaled_keys=MIL_PERIOD)
     assert with_iterations(run, None) is run
     assert with_iterations(run, 40).opts[:2] == ("A", "1")
 
 
-def _result(name, family, test):
-    return RunResult(name, family, "/tmp/x", 120.0, 1.5, 0.1, None, {}, test)
+def _result(name, family, test, strong_images=None):
+    return RunResult(name, family, "/tmp/x", "/tmp/x/model_final.pth", {}, strong_images, 120.0, 1.5, 0.1,
+                     None, {}, test)
+
+
+@pytest.mark.parametrize("iterations", [1, 2, 3, 5, 13, 40, 100, 600])
+def test_shortened_schedules_are_accepted_by_detectron2(iterations):
+    """Every run of every suite, shortened: a valid config and an LR scheduler fvcore accepts."""
+    import torch
+    from detectron2.solver import build_lr_scheduler
+
+    from wsdet.engine.config_checks import check_config
+    from wsdet.engine.setup import build_config
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    for run in {r.config: r for runs in SUITES.values() for r in runs}.values():
+        cfg = build_config(os.path.join(REPO, run.config), with_iterations(run, iterations).opts)
+        check_config(cfg)
+        build_lr_scheduler(cfg, optimizer)
 
 
 def test_markdown_table_shows_cis_and_leaves_out_empty_columns(tmp_path):
-    bus = _result("joint", "bus", {
+    bus = _result("joint", "bus", strong_images=6, test={
         "bbox": {"AP50": 55.04},
         "corloc": {"official": 0.88, "official_ci_low": 0.83, "official_ci_high": 0.93,
                    "top1": 0.6, "top1_ci_low": 0.52, "top1_ci_high": 0.67, "fp_per_normal_image": 1.48},
         "classification": {"mean_auc": 0.95},
     })
-    cxr = _result("PCAM", "cxr", {"heatmap": {"maxboxaccv2": 0.3, "iop": 0.17, "pixel_fpr": 0.19,
+    cxr = _result("PCAM", "cxr", test={"heatmap": {"maxboxaccv2": 0.3, "iop": 0.17, "pixel_fpr": 0.19,
                                               "pixel_fnr": math.nan}})
     table = markdown_table([bus])
-    assert "| joint | 55.0 | 0.880 [0.830, 0.930] | 0.600 [0.520, 0.670] | 1.48 |" in table
+    assert "| joint | 6 | 55.0 | 0.880 [0.830, 0.930] | 0.600 [0.520, 0.670] | 1.48 |" in table
     assert "MaxBoxAccV2" not in table and "IoP" not in table
-    assert "0.17 / 0.19 / –" in markdown_table([cxr])
+    cxr_table = markdown_table([cxr])
+    assert "0.17 / 0.19 / –" in cxr_table and "strong images" not in cxr_table
     text = write_report([bus, cxr], "header", str(tmp_path / "l.md"), str(tmp_path / "l.json"))
     assert text.index("Breast ultrasound") < text.index("Chest X-ray")
     assert json.load(open(tmp_path / "l.json"))["runs"][1]["name"] == "PCAM"
@@ -83,16 +105,104 @@ TINY = (
 
 @pytest.mark.slow
 def test_runner_trains_a_strong_subset_then_reuses_it(tmp_path):
-    run = MethodRun("joint, 50% strong", "configs/bus_joint.yaml", "bus", TINY, strong_fraction=0.5, is_mil=True)
+    run = MethodRun("joint, 50% strong", "configs/bus_joint.yaml", "bus", TINY, strong_fraction=0.5,
+                    scaled_keys=MIL_PERIOD)
     runner = BenchmarkRunner(REPO, str(tmp_path))
     result = runner.run(with_iterations(run, 5))  # D2 times iterations after the first 3
     subset = json.load(open(tmp_path / "joint_50_strong" / "strong_subset.json"))
     full = json.load(open(os.path.join(os.environ.get("WSDET_DATASETS", os.path.join(REPO, "datasets")),
                                        "bus_synth", "annotations", "strong_train.json")))
-    assert 0 < len(subset["images"]) < len(full["images"])
+    assert 0 < len(subset["images"]) == result.strong_images < len(full["images"])
     assert {"bbox", "corloc", "froc", "classification"} <= set(result.test)
     assert result.val == {}  # a detector: nothing is chosen on the validation set
     assert result.seconds_per_iter > 0 and result.inference_seconds_per_image > 0
-    assert "bus_synth_strong_train_joint_50_strong" in open(tmp_path / "joint_50_strong" / "train.log").read()
+    trained_on = yaml.safe_load(open(tmp_path / "joint_50_strong" / "config.yaml"))["DATASETS"]["TRAIN"]
+    assert trained_on == ["bus_synth_strong_train_joint_50_strong", "bus_synth_weak_train"]
     again = BenchmarkRunner(REPO, str(tmp_path)).run(with_iterations(run, 5))
     assert again == result
+
+
+class FakeTools:
+    """Stands in for the tools: records each command and writes what the real one would."""
+
+    def __init__(self, threshold=0.4):
+        self.commands = []
+        self.threshold = threshold
+
+    def __call__(self, runner, script, args, log_path):
+        self.commands.append((script, list(args)))
+        out = args[args.index("OUTPUT_DIR") + 1]
+        model_dir = os.path.join(out, "retrain") if script == "self_train.py" else out
+        test_sets = args[args.index("DATASETS.TEST") + 1].strip("()',")
+        results = {"heatmap": {"pixel_threshold_chosen_here": self.threshold}} if "val" in test_sets else \
+            {"corloc": {"official": 0.5}}
+        if test_sets:
+            os.makedirs(os.path.join(model_dir, "inference", test_sets), exist_ok=True)
+            with open(os.path.join(model_dir, "inference", test_sets, "results.json"), "w") as f:
+                json.dump(results, f)
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "log.txt"), "a") as f:
+            if args[0] == "--eval-only":
+                f.write("Total inference pure compute time: 0:00:02 (0.0100 s / iter per device, on 1 devices)\n")
+            else:
+                f.write("Overall training speed: 8 iterations in 0:00:04 (0.5000 s / it)\n")
+
+
+def _fake_runner(tmp_path, monkeypatch, tools):
+    monkeypatch.setattr(BenchmarkRunner, "_tool", lambda self, script, args, log: tools(self, script, args, log))
+    return BenchmarkRunner(REPO, str(tmp_path))
+
+
+def test_runner_commands_for_stages_self_training_and_thresholds(tmp_path, monkeypatch):
+    tools = FakeTools(threshold=float("nan"))
+    runner = _fake_runner(tmp_path, monkeypatch, tools)
+    stage1, stage2 = [r for r in SUITES["cxr"] if r.name.startswith("positive-CAM stage")][:2]
+    runner.run(stage1)
+    runner.run(stage2)
+    (_, train2), (_, test2) = tools.commands[2:4]
+    assert train2[:2] == ["--config-file", os.path.join(REPO, "configs", "cxr_poscam_stage2.yaml")]
+    weights = train2[train2.index("MODEL.WEIGHTS") + 1]
+    assert weights == os.path.join(str(tmp_path), "positive_cam_stage_1", "model_final.pth")
+    assert test2[0] == "--eval-only" and "WSDET.EVAL.PIXEL_THRESH" not in test2  # NaN threshold dropped
+    assert test2[len(test2) - test2[::-1].index("MODEL.WEIGHTS")] == os.path.join(
+        str(tmp_path), "positive_cam_stage_2", "model_final.pth")
+
+    parent = MethodRun("joint", "configs/bus_joint.yaml", "bus")
+    child = MethodRun("self", "configs/bus_joint.yaml", "bus", init_from="joint", self_train_fraction=0.5)
+    runner.run(parent)
+    result = runner.run(child)
+    script, args = tools.commands[-2]
+    assert script == "self_train.py"
+    flags = args[: args.index("--retrain") + 1]
+    assert flags == ["--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"), "--fraction", "0.5",
+                     "--output-dir", os.path.join(str(tmp_path), "self"), "--retrain"]
+    assert args[args.index("MODEL.WEIGHTS") + 1] == os.path.join(str(tmp_path), "joint", "model_final.pth")
+    assert args[args.index("OUTPUT_DIR") + 1] == os.path.join(str(tmp_path), "self")
+    assert result.weights == os.path.join(str(tmp_path), "self", "retrain", "model_final.pth")
+    assert result.seconds_per_iter == 0.5 and result.inference_seconds_per_image == 0.01
+    assert result.test == {"corloc": {"official": 0.5}}
+
+
+def test_runner_reuses_only_the_same_spec_and_retrains_children(tmp_path, monkeypatch):
+    tools = FakeTools()
+    runner = _fake_runner(tmp_path, monkeypatch, tools)
+    gap = next(r for r in SUITES["cxr"] if r.name == "GAP")
+    first = runner.run(gap)
+    assert first.pixel_threshold == 0.4 and len(tools.commands) == 2
+    assert _fake_runner(tmp_path, monkeypatch, tools).run(gap) == first and len(tools.commands) == 2
+    _fake_runner(tmp_path, monkeypatch, tools).run(with_iterations(gap, 40))  # other options: trains again
+    assert len(tools.commands) == 4
+    parent = MethodRun("a", "configs/bus_joint.yaml", "bus")
+    child = MethodRun("b", "configs/bus_joint.yaml", "bus", init_from="a")
+    runner = _fake_runner(tmp_path, monkeypatch, tools)
+    runner.run(parent), runner.run(child)
+    assert len(tools.commands) == 8
+    runner = _fake_runner(tmp_path, monkeypatch, tools)
+    runner.run(parent), runner.run(child)
+    assert len(tools.commands) == 8  # both reused
+    runner = _fake_runner(tmp_path, monkeypatch, tools)
+    runner.force = True
+    runner.run(parent)
+    runner.force = False
+    runner.run(child)
+    assert len(tools.commands) == 12  # the parent trained again, so its child did too

@@ -1,5 +1,7 @@
-"""COCO AP of wsdet's evaluation path (registered dataset -> Trainer's evaluators) equals pycocotools'
-COCOeval run directly on the original JSON, with non-contiguous category ids and several boxes per image."""
+"""COCO AP of wsdet's evaluation path (dataset registered by wsdet, model outputs with contiguous class ids and
+XYXY boxes, the Trainer's evaluators) equals pycocotools' COCOeval run directly on the original JSON and
+hand-converted results: checks the category-id mapping and box conversions, with non-contiguous ids and
+several boxes per image."""
 
 import json
 import os

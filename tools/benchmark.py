@@ -2,13 +2,15 @@
 """Train and evaluate every wsdet method on the synthetic data and write one leaderboard.
 
 Suites: ``bus`` (the detectors and the BUS CAM classifier), ``cxr`` (the CAM heads), ``bus-study``
-(the ablations of Shin et al. 2019: strong fractions 10/25/100% for strong-only vs joint, MoI variants,
-static alpha, alternating mini-batches, normal weak images as background). Seeds are fixed by the configs.
+(the ablations of Shin et al. 2019: 20/50/100% of the strong pool for strong-only vs joint, MoI variants,
+alpha schedules, alternating mini-batches, normal weak images as background, self-training with 50/75%
+pseudo-labels). Seeds are fixed by the configs.
 
 Each method trains with ``tools/train_net.py`` (validation at the end of training, where heatmap
 thresholds are chosen), then is evaluated on the test set with ``--eval-only``. Outputs in --output-dir:
 one folder per method (logs, checkpoints, results), ``leaderboard.md`` and ``leaderboard.json``.
-Finished methods are reused when the command is run again (``--force`` retrains).
+A finished method is reused when the command is run again with the same options (``--force``
+retrains); a method that fails is reported and the others go on.
 
 Examples:
     python tools/benchmark.py --quick                       # every method, a few iterations (CPU)
@@ -22,6 +24,7 @@ import os
 import shlex
 import sys
 import time
+from typing import Optional, Sequence
 
 from detectron2.utils.logger import setup_logger
 
@@ -31,6 +34,13 @@ from wsdet.collect_env import machine_summary
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", nargs="+", default=["bus", "cxr"], choices=sorted(SUITES))
@@ -38,14 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--quick", action="store_true",
                         help=f"short runs ({', '.join(f'{k} {v}' for k, v in QUICK_ITERS.items())} iterations)")
-    length.add_argument("--iterations", type=int, help="train every method this many iterations")
+    length.add_argument("--iterations", type=_positive_int, help="train every method this many iterations")
     parser.add_argument("--output-dir", default="output/benchmark")
     parser.add_argument("--force", action="store_true", help="retrain methods that already have results")
     parser.add_argument("--list", action="store_true", help="print the methods and exit")
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logger = setup_logger(name="wsdet")
     runs = suite_runs(args.suite, args.only)
@@ -55,16 +65,25 @@ def main(argv=None) -> int:
         return 0
     os.makedirs(args.output_dir, exist_ok=True)
     runner = BenchmarkRunner(REPO, os.path.abspath(args.output_dir), force=args.force)
-    results, start = [], time.perf_counter()
+    results, failed, start = [], [], time.perf_counter()
     for index, run in enumerate(runs, 1):
         iterations = QUICK_ITERS[run.family] if args.quick else args.iterations
         logger.info("[%d/%d] %s", index, len(runs), run.name)
-        results.append(runner.run(with_iterations(run, iterations)))
+        if run.init_from in failed:
+            logger.error("%s: skipped, it starts from %s which failed", run.name, run.init_from)
+            failed.append(run.name)
+            continue
+        try:
+            results.append(runner.run(with_iterations(run, iterations)))
+        except (RuntimeError, ValueError, OSError) as e:
+            logger.error("%s failed: %s", run.name, e)
+            failed.append(run.name)
     mode = "quick" if args.quick else (f"{args.iterations} iterations" if args.iterations else "config lengths")
     header = (
         f"Command: `{shlex.join(['python', 'tools/benchmark.py', *(argv if argv is not None else sys.argv[1:])])}` "
         f"({mode}); machine: {machine_summary()}; "
         f"{(time.perf_counter() - start) / 60:.1f} min in all (reused runs count 0)."
+        + (f" Failed: {', '.join(failed)}." if failed else "")
     )
     text = write_report(
         results,
@@ -73,7 +92,7 @@ def main(argv=None) -> int:
         os.path.join(args.output_dir, "leaderboard.json"),
     )
     print(text)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from wsdet.evaluation.corloc import DEFINITIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command-line options."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset-name", required=True, help="the registered test set of both results")
     parser.add_argument("--results", nargs=2, required=True, metavar=("A", "B"), help="--eval-only output folders")
@@ -53,6 +54,8 @@ def compare(args: argparse.Namespace) -> Dict[str, object]:
     gt = gt.select(np.flatnonzero(gt.box_evaluable()))
     num_images = len(gt.image_ids)
     labels = args.labels or ["A", "B"]
+    if labels[0] == labels[1]:
+        raise SystemExit(f"--labels must differ, got {labels}")
     options = {"score_thresh": args.score_thresh, "iou_thresh": args.iou_thresh}
     dets = {
         label: detections_from_coco_results(
@@ -63,7 +66,8 @@ def compare(args: argparse.Namespace) -> Dict[str, object]:
     out: Dict[str, object] = {"dataset": args.dataset_name, "num_images": num_images, "models": {}}
     for label in labels:
         out["models"][label] = corloc_report(
-            gt.boxes, dets[label], num_images, class_names, n_resamples=args.bootstrap, seed=args.seed, **options
+            gt.boxes, dets[label], num_images, class_names, normal=gt.normal, n_resamples=args.bootstrap,
+            seed=args.seed, **options
         )
     out["paired_pvalue"] = {}
     for definition in DEFINITIONS:
@@ -79,6 +83,7 @@ def compare(args: argparse.Namespace) -> Dict[str, object]:
 
 
 def format_comparison(result: Dict[str, object]) -> str:
+    """The comparison as printed: one line per CorLoc definition, then the false positives."""
     lines = [f"{result['dataset']}: {result['num_images']} box-annotated or normal images"]
     for definition in DEFINITIONS:
         parts = []

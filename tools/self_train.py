@@ -25,7 +25,7 @@ from wsdet.engine.self_training import (
     select_pseudo_labels,
     write_pseudo_label_jsons,
 )
-from wsdet.engine.setup import add_dataset_arguments, register_cli_datasets, setup
+from wsdet.engine.setup import add_dataset_arguments, register_cli_datasets, setup, training_datasets
 
 logger = logging.getLogger("wsdet.self_train")
 
@@ -34,7 +34,7 @@ def weak_dataset_of(cfg, requested):
     """The weak training dataset to pseudo-label: ``requested``, or the only weak one in DATASETS.TRAIN."""
     if requested:
         return requested
-    weak = [n for n in cfg.DATASETS.TRAIN if DatasetCatalog.get(n)[0]["supervision"] == "weak"]
+    weak = training_datasets(cfg, "weak")
     if len(weak) != 1:
         raise SystemExit(
             f"cfg.DATASETS.TRAIN holds {len(weak)} weak datasets {weak}: "

@@ -18,7 +18,7 @@ def _get(metrics: Metrics, task: str, key: str) -> Optional[float]:
 
 
 def _fmt(value: Optional[float], digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
 def _with_ci(metrics: Metrics, task: str, key: str) -> str:
@@ -36,6 +36,7 @@ def _metric(task: str, key: str, digits: int = 3) -> Callable[[RunResult], str]:
 # (header, cell) of every column; a metric that a method does not produce shows "–".
 COLUMNS: Tuple[Tuple[str, Callable[[RunResult], str]], ...] = (
     ("method", lambda r: r.name),
+    ("strong images", lambda r: "–" if r.strong_images is None else str(r.strong_images)),
     ("AP50 (%)", _metric("bbox", "AP50", 1)),
     ("CorLoc official [95% CI]", lambda r: _with_ci(r.test, "corloc", "official")),
     ("CorLoc top-1 [95% CI]", lambda r: _with_ci(r.test, "corloc", "top1")),

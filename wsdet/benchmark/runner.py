@@ -10,18 +10,20 @@ results, and a finished run is reused unless ``force``.
 
 import json
 import logging
+import math
 import os
 import re
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
-from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import MetadataCatalog
 
 from ..data.converters import keep_fraction, write_json
-from ..engine.setup import build_config
+from ..data.registration import datasets_root
+from ..engine.setup import build_config, training_datasets
 from .specs import MethodRun
 
 __all__ = ["RunResult", "BenchmarkRunner", "slugify"]
@@ -44,6 +46,9 @@ class RunResult:
     name: str
     family: str
     output_dir: str
+    weights: str  # the trained model
+    spec: Dict[str, Any]  # the MethodRun it came from (a finished run is reused only for the same spec)
+    strong_images: Optional[int]  # box images trained on, when a fraction of the strong pool
     train_seconds: float  # the training command, with the validation of heatmap models
     seconds_per_iter: float
     inference_seconds_per_image: float
@@ -61,44 +66,58 @@ class BenchmarkRunner:
         self.python = python
         self.force = force
         self.results: Dict[str, RunResult] = {}
+        self._retrained = set()  # runs trained by this runner (their children are retrained too)
 
     def run(self, method: MethodRun) -> RunResult:
+        """Train and evaluate ``method`` (its ``init_from`` run must have run), or reuse its finished run
+        when it has the same spec and its parent was not retrained."""
         out = os.path.join(self.output_root, slugify(method.name))
         record = os.path.join(out, "benchmark_run.json")
-        if not self.force and os.path.isfile(record):
+        spec = json.loads(json.dumps(asdict(method)))  # as it reads back from the record
+        result = None
+        if not self.force and os.path.isfile(record) and method.init_from not in self._retrained:
             with open(record) as f:
-                result = RunResult(**json.load(f))
-            logger.info("%s: reusing %s", method.name, record)
-        else:
-            result = self._train_and_evaluate(method, out)
-            write_json(asdict(result), record)
+                saved = json.load(f)
+            if saved.get("spec") == spec:
+                result = RunResult(**saved)
+                logger.info("%s: reusing %s", method.name, record)
+            else:
+                logger.info("%s: options changed since %s, training again", method.name, record)
+        if result is None:
+            result = self._train_and_evaluate(method, out, spec)
+            write_json(asdict(result), record + ".tmp")
+            os.replace(record + ".tmp", record)
+            self._retrained.add(method.name)
         self.results[method.name] = result
         return result
 
-    def _train_and_evaluate(self, method: MethodRun, out: str) -> RunResult:
+    def _train_and_evaluate(self, method: MethodRun, out: str, spec: Dict[str, Any]) -> RunResult:
         os.makedirs(out, exist_ok=True)
-        flags, opts = self._data_arguments(method, out)
+        for log in ("log.txt", os.path.join("test", "log.txt")):  # Detectron2 appends to its logs
+            if os.path.isfile(os.path.join(out, log)):
+                os.remove(os.path.join(out, log))
+        flags, opts, strong_images = self._data_arguments(method, out)
         if method.init_from:
-            parent = self.results[method.init_from].output_dir
-            opts += ["MODEL.WEIGHTS", os.path.join(parent, "model_final.pth")]
+            opts += ["MODEL.WEIGHTS", self.results[method.init_from].weights]
         base = ["--config-file", os.path.join(self.repo, method.config), *flags]
         val_sets = f"('{method.val_dataset}',)" if method.heatmaps else "()"
+        train_opts = [*method.opts, *opts, "OUTPUT_DIR", out, "DATASETS.TEST", val_sets]
         start = time.perf_counter()
         if method.self_train_fraction is None:
             model_dir = out
-            self._tool("train_net.py", [*base, *method.opts, *opts, "OUTPUT_DIR", out, "DATASETS.TEST", val_sets],
-                       os.path.join(out, "train.log"))
+            self._tool("train_net.py", [*base, *train_opts], os.path.join(out, "train.log"))
         else:  # pseudo-label the weak set with the init_from model, then retrain from scratch
             model_dir = os.path.join(out, "retrain")
-            self._tool("self_train.py", [*base, "--fraction", str(method.self_train_fraction), "--output-dir", out,
-                                         "--retrain", *method.opts, *opts, "DATASETS.TEST", val_sets],
-                       os.path.join(out, "train.log"))
+            self._tool("self_train.py", [*base, "--fraction", str(method.self_train_fraction), "--output-dir",
+                                         out, "--retrain", *train_opts], os.path.join(out, "train.log"))
         train_seconds = time.perf_counter() - start
         val = _read_results(model_dir, method.val_dataset) if method.heatmaps else {}
         threshold = val.get("heatmap", {}).get("pixel_threshold_chosen_here")
+        if threshold is not None and not math.isfinite(threshold):
+            threshold = None
         test_out = os.path.join(out, "test")
-        eval_opts = ["MODEL.WEIGHTS", os.path.join(model_dir, "model_final.pth"), "OUTPUT_DIR", test_out,
-                     "DATASETS.TEST", f"('{method.test_dataset}',)"]
+        weights = os.path.join(model_dir, "model_final.pth")
+        eval_opts = ["MODEL.WEIGHTS", weights, "OUTPUT_DIR", test_out, "DATASETS.TEST", f"('{method.test_dataset}',)"]
         if threshold is not None:
             eval_opts += ["WSDET.EVAL.PIXEL_THRESH", str(threshold)]
         self._tool("train_net.py", ["--eval-only", *base, *method.opts, *opts, *eval_opts],
@@ -107,23 +126,26 @@ class BenchmarkRunner:
             name=method.name,
             family=method.family,
             output_dir=out,
+            weights=weights,
+            spec=spec,
+            strong_images=strong_images,
             train_seconds=train_seconds,
-            seconds_per_iter=_last_match(_TRAINING_SPEED, os.path.join(model_dir, "log.txt")),
+            # the training speed is logged to OUTPUT_DIR/log.txt, also by self_train.py's retraining
+            seconds_per_iter=_last_match(_TRAINING_SPEED, os.path.join(out, "log.txt")),
             inference_seconds_per_image=_last_match(_INFERENCE_TIME, os.path.join(test_out, "log.txt")),
             pixel_threshold=threshold,
             val=val,
             test=_read_results(test_out, method.test_dataset),
         )
 
-    def _data_arguments(self, method: MethodRun, out: str):
-        """Command-line flags and overrides that give the run its share of the strong BUS pool."""
+    def _data_arguments(self, method: MethodRun, out: str) -> Tuple[List[str], List[str], Optional[int]]:
+        """Flags, overrides and image count that give the run its fraction of the strong BUS pool."""
         if method.strong_fraction >= 1.0:
-            return [], []
+            return [], [], None
         cfg = build_config(os.path.join(self.repo, method.config), method.opts)
-        strong = [d for d in cfg.DATASETS.TRAIN if MetadataCatalog.get(d).get("supervision") == "strong"]
+        strong = training_datasets(cfg, "strong")
         if len(strong) != 1:
             raise ValueError(f"{method.name}: expected one strong training set, found {strong}")
-        DatasetCatalog.get(strong[0])  # generates a built-in synthetic dataset when missing
         meta = MetadataCatalog.get(strong[0])
         with open(meta.json_file) as f:
             subset = keep_fraction(json.load(f), method.strong_fraction, seed=0)
@@ -131,19 +153,22 @@ class BenchmarkRunner:
         subset_json = os.path.join(out, "strong_subset.json")
         write_json(subset, subset_json)
         train = tuple(subset_name if d == strong[0] else d for d in cfg.DATASETS.TRAIN)
-        flags = ["--strong-dataset", subset_name, subset_json, meta.image_root]
-        return flags, ["DATASETS.TRAIN", str(train)]
+        flags = ["--strong-dataset", subset_name, subset_json, os.path.abspath(meta.image_root)]
+        return flags, ["DATASETS.TRAIN", str(train)], len(subset["images"])
 
     def _tool(self, script: str, args: List[str], log_path: str) -> None:
+        """Run ``tools/<script>`` in the repository, on the same datasets as this process."""
         command = [self.python, os.path.join(self.repo, "tools", script), *args]
         logger.info("running %s", " ".join(command))
+        env = dict(os.environ, WSDET_DATASETS=os.path.abspath(datasets_root()))
         with open(log_path, "w") as log:
-            code = subprocess.call(command, cwd=self.repo, stdout=log, stderr=subprocess.STDOUT)
+            code = subprocess.call(command, cwd=self.repo, stdout=log, stderr=subprocess.STDOUT, env=env)
         if code != 0:
             raise RuntimeError(f"{' '.join(command)} failed with exit code {code}; see {log_path}")
 
 
 def _read_results(output_dir: str, dataset: str) -> Dict[str, Dict[str, float]]:
+    """The ``results.json`` that ``WSDetTrainer.test`` wrote for ``dataset`` under ``output_dir``."""
     path = os.path.join(output_dir, "inference", dataset, "results.json")
     with open(path) as f:
         return json.load(f)
@@ -151,6 +176,8 @@ def _read_results(output_dir: str, dataset: str) -> Dict[str, Dict[str, float]]:
 
 def _last_match(pattern: "re.Pattern[str]", log_txt: str) -> float:
     """The number captured by the last match of ``pattern`` in a Detectron2 log (NaN if none)."""
+    if not os.path.isfile(log_txt):
+        return float("nan")
     with open(log_txt) as f:
         found = pattern.findall(f.read())
     return float(found[-1]) if found else float("nan")

@@ -7,10 +7,10 @@ Run length: the config's own in ``full`` mode; in ``quick`` mode a few iteration
 method with its cost, not a ranking), the LR schedule and the MIL alpha period scaled to it.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
-__all__ = ["MethodRun", "QUICK_ITERS", "SUITES", "schedule_overrides", "suite_runs", "with_iterations"]
+__all__ = ["MethodRun", "MIL_PERIOD", "QUICK_ITERS", "SUITES", "schedule_overrides", "suite_runs", "with_iterations"]
 
 QUICK_ITERS = {"bus": 100, "cxr": 40}
 
@@ -25,10 +25,10 @@ class MethodRun:
     opts: Tuple[str, ...] = ()  # KEY VALUE overrides
     strong_fraction: float = 1.0  # fraction of the strong BUS pool kept (label-stratified, seeded)
     init_from: Optional[str] = None  # earlier run whose model_final.pth initializes this one
-    is_mil: bool = False  # has the MIL alpha schedule (its period follows the run length)
+    # iteration-valued keys that follow the run length: (key, fraction of SOLVER.MAX_ITER)
+    scaled_keys: Tuple[Tuple[str, float], ...] = ()
     heatmaps: bool = False  # outputs heatmaps: their pixel threshold is chosen on the validation set
     self_train_fraction: Optional[float] = None  # self-training: fraction of weak images pseudo-labelled
-    description: str = field(default="", compare=False)
 
     @property
     def val_dataset(self) -> str:
@@ -39,8 +39,10 @@ class MethodRun:
         return "bus_synth_test" if self.family == "bus" else "cxr_synth_test"
 
 
-def schedule_overrides(iterations: int, is_mil: bool) -> List[str]:
-    """SOLVER (and MIL alpha period) overrides for a run shortened to ``iterations``."""
+def schedule_overrides(iterations: int, scaled_keys: Sequence[Tuple[str, float]] = ()) -> List[str]:
+    """SOLVER overrides (and ``scaled_keys``) for a run shortened to ``iterations``."""
+    if iterations < 1:
+        raise ValueError(f"a run needs at least 1 iteration, got {iterations}")
     steps = sorted({s for s in (int(iterations * 0.75), int(iterations * 0.92)) if 0 < s < iterations})
     opts = [
         "SOLVER.MAX_ITER", str(iterations),
@@ -48,13 +50,17 @@ def schedule_overrides(iterations: int, is_mil: bool) -> List[str]:
         "SOLVER.WARMUP_ITERS", str(min(100, iterations // 4)),
         "SOLVER.CHECKPOINT_PERIOD", str(10 * iterations),
     ]
-    if is_mil:
-        opts += ["WSDET.MIL.ALPHA.PERIOD", str(max(1, iterations // 12))]
+    for key, fraction in scaled_keys:
+        opts += [key, str(max(1, int(iterations * fraction)))]
     return opts
 
 
+MIL_PERIOD = (("WSDET.MIL.ALPHA.PERIOD", 1 / 12),)  # the base config's 50 of 600 iterations
+
+
 def _bus(name: str, config: str, *opts: str, is_mil: bool = True, **kwargs) -> MethodRun:
-    return MethodRun(name, f"configs/{config}.yaml", "bus", tuple(opts), is_mil=is_mil, **kwargs)
+    scaled = MIL_PERIOD if is_mil else ()
+    return MethodRun(name, f"configs/{config}.yaml", "bus", tuple(opts), scaled_keys=scaled, **kwargs)
 
 
 def _cxr(name: str, config: str, *opts: str, **kwargs) -> MethodRun:
@@ -74,7 +80,7 @@ _CXR_METHODS = (
     _cxr("GMP", "cxr_gmp"),
     _cxr("LSE", "cxr_lse"),
     _cxr("PCAM", "cxr_pcam"),
-    _cxr("STL", "cxr_stl"),
+    _cxr("STL", "cxr_stl", scaled_keys=(("WSDET.CAM.STL.SWITCH_ITER", 0.6),)),
     _cxr("InfoMask", "cxr_infomask"),
     _cxr("positive-CAM stage 1", "cxr_poscam_stage1"),
     _cxr("positive-CAM stage 2", "cxr_poscam_stage2", init_from="positive-CAM stage 1"),
@@ -83,7 +89,8 @@ _CXR_METHODS = (
 
 
 def _bus_study() -> Tuple[MethodRun, ...]:
-    """The ablations of Shin et al. (TMI 2019) on the synthetic BUS data (strong pool: 10 images)."""
+    """The ablations of Shin et al. (TMI 2019) on the synthetic BUS data (strong pool: 10 images; a
+    fraction keeps that share of each label group, rounded half up: 20% = 2, 50% = 6 images)."""
     runs = []
     for fraction in (0.2, 0.5, 1.0):
         pct = f"{fraction:.0%}"
@@ -138,4 +145,4 @@ def with_iterations(run: MethodRun, iterations: Optional[int]) -> MethodRun:
     """``run`` shortened to ``iterations`` (None: unchanged)."""
     if iterations is None:
         return run
-    return replace(run, opts=run.opts + tuple(schedule_overrides(iterations, run.is_mil)))
+    return replace(run, opts=run.opts + tuple(schedule_overrides(iterations, run.scaled_keys)))

@@ -1,10 +1,11 @@
 """Config set-up and command-line dataset registration shared by wsdet's tools."""
 import logging
 from argparse import ArgumentParser, Namespace
-from typing import Sequence
+from typing import List, Sequence
 
 import torch
 from detectron2.config import CfgNode, get_cfg
+from detectron2.data import DatasetCatalog
 from detectron2.engine import default_setup
 
 from ..config import add_wsdet_config
@@ -40,6 +41,16 @@ def register_cli_datasets(args: Namespace) -> None:
     ):
         for name, json_file, image_root in specs:
             register_wsdet_coco(name, json_file, image_root, supervision=supervision)
+
+
+def training_datasets(cfg: CfgNode, supervision: str) -> List[str]:
+    """The datasets of ``cfg.DATASETS.TRAIN`` whose images have ``supervision`` ("strong" or "weak")."""
+    names = []
+    for name in cfg.DATASETS.TRAIN:
+        dicts = DatasetCatalog.get(name)
+        if dicts and dicts[0]["supervision"] == supervision:
+            names.append(name)
+    return names
 
 
 def build_config(config_file: str, opts: Sequence[str] = ()) -> CfgNode:

@@ -134,7 +134,8 @@ class WSDetTrainer(DefaultTrainer):
         broadcast_buffers(model)
         results = super().test(cfg, model, evaluators)
         if comm.is_main_process() and results:
-            per_dataset = results if len(cfg.DATASETS.TEST) > 1 else {cfg.DATASETS.TEST[0]: results}
+            # DefaultTrainer.test unwraps the results of a single test set
+            per_dataset = results if len(set(cfg.DATASETS.TEST)) > 1 else {cfg.DATASETS.TEST[0]: results}
             for dataset_name, dataset_results in per_dataset.items():
                 save_results_json(
                     dataset_results, os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name, "results.json")

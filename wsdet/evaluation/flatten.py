@@ -83,6 +83,6 @@ def flatten_results(results: Dict[str, Any], class_names: Sequence[str]) -> "Ord
 def save_results_json(results: Mapping[str, Mapping[str, float]], path: str) -> None:
     """Write Detectron2-style ``{task: {metric: value}}`` results (e.g. COCO ``bbox`` AP) as JSON."""
     PathManager.mkdirs(os.path.dirname(path))
-    plain = {task: {k: float(v) for k, v in metrics.items()} for task, metrics in results.items()}
+    plain = {task: dict(metrics) for task, metrics in results.items()}
     with PathManager.open(path, "w") as f:
-        json.dump(plain, f, indent=2)
+        json.dump(plain, f, indent=2, default=float)  # numpy / torch scalars as floats
