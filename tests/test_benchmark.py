@@ -103,22 +103,48 @@ TINY = (
 )
 
 
+@pytest.fixture
+def small_bus_synth(tmp_path, monkeypatch):
+    """The built-in ``bus_synth_*`` names, in this process and in the tools it starts, on a tiny copy."""
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    from wsdet.data.builtin import GENERATORS, register_synthetic
+    from wsdet.data.registration import datasets_root
+    from wsdet.data.synthetic import BUS_SPEC, generate_bus_dataset
+
+    script = dict((spec.dirname, script) for spec, script in GENERATORS)[BUS_SPEC.dirname]
+
+    def register(root):
+        for split in BUS_SPEC.splits:
+            DatasetCatalog.remove(f"bus_synth_{split}")
+            MetadataCatalog.remove(f"bus_synth_{split}")
+        register_synthetic(BUS_SPEC, root, script)
+
+    original = datasets_root()
+    root = str(tmp_path / "data")
+    generate_bus_dataset(root, num_strong=4, num_weak=6, num_val=2, num_test=6, size=64)
+    monkeypatch.setenv("WSDET_DATASETS", root)
+    register(root)
+    yield root
+    register(original)
+
+
 @pytest.mark.slow
-def test_runner_trains_a_strong_subset_then_reuses_it(tmp_path):
+def test_runner_trains_a_strong_subset_then_reuses_it(tmp_path, small_bus_synth):
     run = MethodRun("joint, 50% strong", "configs/bus_joint.yaml", "bus", TINY, strong_fraction=0.5,
                     scaled_keys=MIL_PERIOD)
-    runner = BenchmarkRunner(REPO, str(tmp_path))
+    runner = BenchmarkRunner(REPO, str(tmp_path / "bench"))
     result = runner.run(with_iterations(run, 5))  # D2 times iterations after the first 3
-    subset = json.load(open(tmp_path / "joint_50_strong" / "strong_subset.json"))
-    full = json.load(open(os.path.join(os.environ.get("WSDET_DATASETS", os.path.join(REPO, "datasets")),
-                                       "bus_synth", "annotations", "strong_train.json")))
+    out = tmp_path / "bench" / "joint_50_strong"
+    subset = json.load(open(out / "strong_subset.json"))
+    full = json.load(open(os.path.join(small_bus_synth, "bus_synth", "annotations", "strong_train.json")))
     assert 0 < len(subset["images"]) == result.strong_images < len(full["images"])
     assert {"bbox", "corloc", "froc", "classification"} <= set(result.test)
     assert result.val == {}  # a detector: nothing is chosen on the validation set
     assert result.seconds_per_iter > 0 and result.inference_seconds_per_image > 0
-    trained_on = yaml.safe_load(open(tmp_path / "joint_50_strong" / "config.yaml"))["DATASETS"]["TRAIN"]
+    trained_on = yaml.safe_load(open(out / "config.yaml"))["DATASETS"]["TRAIN"]
     assert trained_on == ["bus_synth_strong_train_joint_50_strong", "bus_synth_weak_train"]
-    again = BenchmarkRunner(REPO, str(tmp_path)).run(with_iterations(run, 5))
+    again = BenchmarkRunner(REPO, str(tmp_path / "bench")).run(with_iterations(run, 5))
     assert again == result
 
 
