@@ -1,11 +1,12 @@
 """Train and evaluate one :class:`~wsdet.benchmark.specs.MethodRun` through ``tools/train_net.py``.
 
-A self-training run pseudo-labels the weak set with its ``init_from`` model and retrains
-(``tools/self_train.py --retrain``) instead of training. Each run is two subprocesses (so that one failing or leaking method does not affect the others, and
+Each run is two subprocesses (so that one failing or leaking method does not affect the others, and
 timings are those of the real command): training, which for heatmap models ends with an evaluation on
-the validation set (where the pixel threshold is chosen), then ``--eval-only`` on the test set.
-Everything lands in ``<output_root>/<run slug>/``; ``benchmark_run.json`` there records the timings and
-results, and a finished run is reused unless ``force``.
+the validation set (where the pixel threshold is chosen), then ``--eval-only`` on the test set. A
+self-training run pseudo-labels the weak set with its ``init_from`` model and retrains
+(``tools/self_train.py --retrain``) instead of training. Everything lands in
+``<output_root>/<run slug>/``; ``benchmark_run.json`` there records the spec, timings and results, and a
+finished run is reused when its spec is unchanged (unless ``force``).
 """
 
 import json
