@@ -13,6 +13,7 @@ from wsdet.benchmark import (
     RunResult,
     markdown_table,
     schedule_overrides,
+    slugify,
     suite_runs,
     with_iterations,
     write_report,
@@ -25,6 +26,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_every_suite_config_exists_and_names_are_unique():
     names = [run.name for runs in SUITES.values() for run in runs]
     assert len(names) == len(set(names))
+    assert len({slugify(n) for n in names}) == len(names)
+    for runs in SUITES.values():  # a run starts from one that comes before it in its suite
+        for i, run in enumerate(runs):
+            assert run.init_from is None or run.init_from in [r.name for r in runs[:i]], run.name
     for runs in SUITES.values():
         for run in runs:
             assert os.path.isfile(os.path.join(REPO, run.config)), run.config

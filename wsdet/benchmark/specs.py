@@ -110,6 +110,8 @@ def _bus_study() -> Tuple[MethodRun, ...]:
     for fraction in (0.5, 0.75):
         runs.append(_bus(f"joint, self-trained on {fraction:.0%} pseudo-labelled weak images", "bus_joint",
                          init_from="joint, 100% strong", self_train_fraction=fraction))
+    runs.append(_bus("joint, MoI most_benign, self-trained on 50%", "bus_joint", "WSDET.MIL.MOI", "most_benign",
+                     init_from="joint, MoI most_benign", self_train_fraction=0.5))
     return tuple(runs)
 
 
