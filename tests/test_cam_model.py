@@ -12,6 +12,7 @@ from detectron2.utils.events import EventStorage
 
 from wsdet.engine.setup import build_config
 from wsdet.modeling.cam import AttentionMining, class_mask_targets
+from wsdet.modeling.cam.mask_decoder import balanced_mse
 
 CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 K = 4
@@ -117,7 +118,7 @@ def test_single_label_mode_probabilities():
 
 
 def test_attention_mining_erases_attention_and_uses_running_accuracy():
-    mining = AttentionMining(sigma=0.5, omega=10.0, momentum=0.5, single_label=False)
+    mining = AttentionMining(sigma=0.5, omega=10.0, momentum=0.5, single_label=False, balanced_accuracy=False)
     images = torch.ones(2, 3, 8, 8)
     heatmaps = torch.zeros(2, 2, 4, 4)
     heatmaps[0, 0, 0, 0] = 5.0  # image 0, class 0: attention in the top-left corner
@@ -139,6 +140,21 @@ def test_attention_mining_erases_attention_and_uses_running_accuracy():
     assert torch.all(erased[1] > 0.99)
     _, weight = mining(images, heatmaps, probs, labels, classify)
     assert weight == pytest.approx(math.exp(0.375 - 1.0))
+
+
+def test_balanced_accuracy_is_not_inflated_by_negative_labels():
+    labels = torch.zeros(4, 5)
+    labels[0, 1] = labels[1, 3] = 1.0
+    says_absent = torch.full((4, 5), 0.1)  # finds no lesion at all
+    plain = AttentionMining(single_label=False, balanced_accuracy=False)
+    balanced = AttentionMining(single_label=False)
+    assert float(plain.batch_accuracy(says_absent, labels)) == pytest.approx(0.9)
+    assert float(balanced.batch_accuracy(says_absent, labels)) == pytest.approx(0.5)
+    finds_one = says_absent.clone()
+    finds_one[0, 1] = 0.8
+    finds_one[2, 0] = 0.7  # and one false alarm: sensitivity 1/2, specificity 17/18
+    assert float(balanced.batch_accuracy(finds_one, labels)) == pytest.approx((0.5 + 17 / 18) / 2)
+    assert float(balanced.batch_accuracy(says_absent, torch.zeros(4, 5))) == pytest.approx(1.0)
 
 
 def test_single_label_accuracy():
@@ -177,6 +193,33 @@ def test_mask_decoder_loss_only_on_images_with_masks():
     assert torch.allclose(only_first["loss_cam_mask"], first["loss_cam_mask"])
     none = model.mask_decoder.losses(logits, [None, None], images.tensor.shape[-2:])
     assert float(none["loss_cam_mask"].detach()) == 0
+
+
+def test_balanced_mse_does_not_reward_empty_masks():
+    target = torch.zeros(1, 1, 10, 10)
+    target[0, 0, 4, 4] = 1.0
+    empty, half = torch.zeros_like(target), torch.full_like(target, 0.5)
+    mse = torch.nn.functional.mse_loss
+    assert float(mse(empty, target)) < float(mse(half, target))  # plain MSE prefers the empty mask
+    assert float(balanced_mse(empty, target)) == pytest.approx(0.5)  # (0 on background + 1 on the mask) / 2
+    assert float(balanced_mse(half, target)) == pytest.approx(0.25)
+    assert float(balanced_mse(target, target)) == 0
+    assert float(balanced_mse(half, torch.zeros_like(target))) == pytest.approx(0.25)  # no mask: background
+
+
+def test_mask_decoder_plain_mse_option():
+    cfg = cfg_of("cxr_poscam_stage3.yaml", "WSDET.CAM.MASK_DECODER.BALANCED", "False")
+    model = build_model(cfg)
+    inputs = batch([(0,)], strong=(0,))
+    images = model.preprocess_image(inputs)
+    logits = model.mask_decoder(model.backbone(images.tensor))
+    loss = model.mask_decoder.losses(logits, [inputs[0]["instances"]], images.tensor.shape[-2:])
+    targets = torch.nn.functional.adaptive_avg_pool2d(
+        class_mask_targets(inputs[0]["instances"], K, tuple(images.tensor.shape[-2:]))[None],
+        logits.shape[-2:],
+    )
+    expected = torch.nn.functional.mse_loss(torch.sigmoid(logits), targets)
+    assert torch.allclose(loss["loss_cam_mask"], expected)
 
 
 TINY_DETECTOR = [
@@ -235,3 +278,14 @@ def test_image_branch_on_detectors(arch, monkeypatch):
         assert out["image_probs"].shape == (2,)
         assert out["heatmaps"].shape == (2, 96, 128)
         assert out["instances"].image_size == (96, 128)
+
+
+def test_missing_image_labels_name_the_input():
+    model = build_model(cfg_of("cxr_gap.yaml"))
+    model.train()
+    inputs = batch([(0,), ()])
+    del inputs[1]["image_labels"]
+    inputs[1]["file_name"] = "scans/case7.png"
+    message = r"1 training input\(s\) have no 'image_labels' \(first: scans/case7.png\)"
+    with EventStorage(), pytest.raises(KeyError, match=message):
+        model(inputs)

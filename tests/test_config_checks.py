@@ -44,6 +44,7 @@ def test_wrong_type():
         (["SOLVER.IMS_PER_BATCH", "8"], "SOLVER.IMS_PER_BATCH is 8 but a combined batch holds"),
         (["WSDET.DATALOADER.MODE", "mixed"], "WSDET.DATALOADER.MODE is 'mixed'"),
         (["WSDET.MIL.MOI", "most_suspicious"], "WSDET.MIL.MOI is 'most_suspicious'; expected one of"),
+        (["WSDET.CAM.ATTENTION_MINING.ACCURACY", "mean"], "ATTENTION_MINING.ACCURACY is 'mean'; expected"),
         (["WSDET.MIL.ALPHA.SCHEDULE", "cosine"], "WSDET.MIL.ALPHA.SCHEDULE is 'cosine'"),
         (["WSDET.DATALOADER.ON_IMAGE_ERROR", "ignore"], "ON_IMAGE_ERROR is 'ignore'"),
         (["WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "0", "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "0"],

@@ -128,6 +128,9 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.ATTENTION_MINING.OMEGA = 10.0
     # Momentum of the running accuracy P (exponential moving average over iterations).
     _C.WSDET.CAM.ATTENTION_MINING.ACCURACY_MOMENTUM = 0.9
+    # Multi-label accuracy P: "balanced" (mean of sensitivity and specificity; default) or "per_label"
+    # (fraction of correct label decisions, dominated by the negatives when labels are sparse).
+    _C.WSDET.CAM.ATTENTION_MINING.ACCURACY = "balanced"
 
     _C.WSDET.CAM.MASK_DECODER = CN()
     # Positive-CAM stage 3: decoder on the shared backbone, MSE on the images with masks (MODEL.MASK_ON);
@@ -139,6 +142,9 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.MASK_DECODER.CONV_DIM = 64
     # Weight lambda' of the MSE (paper: 1).
     _C.WSDET.CAM.MASK_DECODER.LOSS_WEIGHT = 1.0
+    # Average the squared errors of mask and background pixels separately and take the mean of the two
+    # (default), or a plain MSE over all pixels (paper; collapses to empty masks when lesions are small).
+    _C.WSDET.CAM.MASK_DECODER.BALANCED = True
 
     _C.WSDET.CAM.BOXES = CN()
     # Heatmaps used as they are ("absolute", e.g. PCAM probabilities) or min-max normalized ("minmax").

@@ -10,6 +10,7 @@ from detectron2.data import DatasetCatalog
 from ..data.build import ON_IMAGE_ERROR
 from ..data.samplers import MODES
 from ..modeling import MOI_VARIANTS, AlphaSchedule
+from ..modeling.cam.attention_mining import ACCURACY_MODES
 
 __all__ = ["ConfigError", "check_config", "config_problems"]
 
@@ -56,6 +57,12 @@ def config_problems(cfg: CfgNode) -> List[str]:
     mil = cfg.WSDET.MIL
     _one_of(problems, "WSDET.MIL.MOI", mil.MOI, MOI_VARIANTS)
     _one_of(problems, "WSDET.MIL.ALPHA.SCHEDULE", mil.ALPHA.SCHEDULE, AlphaSchedule.SCHEDULES)
+    _one_of(
+        problems,
+        "WSDET.CAM.ATTENTION_MINING.ACCURACY",
+        cfg.WSDET.CAM.ATTENTION_MINING.ACCURACY,
+        ACCURACY_MODES,
+    )
     for key in ("MAX_ITER", "CHECKPOINT_PERIOD"):
         if getattr(cfg.SOLVER, key) <= 0:
             problems.append(f"SOLVER.{key} is {getattr(cfg.SOLVER, key)}; it must be > 0")

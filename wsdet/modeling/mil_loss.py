@@ -10,9 +10,31 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 
-__all__ = ["MOI_VARIANTS", "image_label_targets", "select_moi", "moi_probs", "mil_loss"]
+__all__ = [
+    "MOI_VARIANTS",
+    "stack_image_labels",
+    "image_label_targets",
+    "select_moi",
+    "moi_probs",
+    "mil_loss",
+]
 
 MOI_VARIANTS = ("most_malignant", "most_benign", "most_discriminative", "most_abnormal")
+
+
+def stack_image_labels(batched_inputs: List[dict], device: torch.device) -> torch.Tensor:
+    """(N, K) multi-hot ``image_labels`` of a batch, with an error naming what is missing when an input
+    has none (a data loader other than wsdet's, e.g. Detectron2's plain ``DatasetMapper``)."""
+    missing = [
+        x.get("file_name", f"input {i}") for i, x in enumerate(batched_inputs) if "image_labels" not in x
+    ]
+    if missing:
+        raise KeyError(
+            f"{len(missing)} training input(s) have no 'image_labels' (first: {missing[0]}); train with "
+            "wsdet's data loader (wsdet.data.build_wsdet_train_loader / WSDetDatasetMapper on datasets "
+            "registered by wsdet.data.register_wsdet_coco)"
+        )
+    return torch.stack([x["image_labels"] for x in batched_inputs]).to(device)
 
 
 def image_label_targets(image_labels: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from detectron2.structures import ImageList, Instances
 from detectron2.utils.events import get_event_storage
 
 from .alpha_schedule import AlphaSchedule
+from .mil_loss import stack_image_labels
 
 __all__ = ["WSDetMILRCNN"]
 
@@ -95,7 +96,7 @@ class WSDetMILRCNN(GeneralizedRCNN):
         if weak:
             weak_proposals, rpn_outputs = self._weak_proposals(weak_images, weak_features)
             proposals = proposals + weak_proposals
-            weak_labels = torch.stack([x["image_labels"] for x in weak]).to(self.device)
+            weak_labels = stack_image_labels(weak, self.device)
             if not strong:
                 unused = 0.0 * sum(x.sum() for x in rpn_outputs)
                 losses = {"loss_rpn_cls": unused, "loss_rpn_loc": unused}

@@ -30,6 +30,7 @@ from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
 from detectron2.structures import ImageList
 
+from ..mil_loss import stack_image_labels
 from ..mil_rcnn import WSDetMILRCNN
 from .heads import CAMHead, build_cam_head
 from .postprocess import resize_heatmaps
@@ -97,7 +98,7 @@ class ImageBranchMixin:
         self._branch_batch = self._branch_images = self._branch_features = None
         outputs = self.image_branch(features)
         if self.training:
-            labels = torch.stack([x["image_labels"] for x in batch]).to(features.device)
+            labels = stack_image_labels(batch, features.device)
             losses = self.image_branch.losses(outputs, labels)
             results.update({k: self.branch_loss_weight * v for k, v in losses.items()})
             return results

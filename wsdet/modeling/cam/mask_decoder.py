@@ -10,7 +10,18 @@ from detectron2.config import CfgNode, configurable
 from detectron2.layers import ShapeSpec
 from detectron2.structures import BitMasks, Instances, PolygonMasks
 
-__all__ = ["MaskDecoder", "class_mask_targets"]
+__all__ = ["MaskDecoder", "balanced_mse", "class_mask_targets"]
+
+
+def balanced_mse(probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean of the squared errors over mask pixels and over background pixels, averaged (soft targets
+    weigh a pixel by ``t`` and ``1 - t``); background only when no pixel is in a mask."""
+    errors = (probs - targets) ** 2
+    background = (errors * (1 - targets)).sum() / (1 - targets).sum().clamp(min=1e-6)
+    mask_area = targets.sum()
+    if mask_area <= 0:
+        return background
+    return 0.5 * (background + (errors * targets).sum() / mask_area)
 
 
 def class_mask_targets(instances: Instances, num_classes: int, shape: Tuple[int, int]) -> torch.Tensor:
@@ -34,11 +45,19 @@ class MaskDecoder(nn.Module):
     the same backbone as the CAM head (shared encoder). Loss ``loss_cam_mask`` = ``loss_weight``
     (lambda') x the MSE between the sigmoid of the logits and the class mask targets of the images
     with mask annotations (``gt_masks``; an image with no instance at all counts, with an empty target).
+    By default the MSE is :func:`balanced_mse`: with small lesions a plain MSE is minimized by empty
+    masks (on the synthetic CXR data it settled at the masks' area fraction, 0.0019, with all-zero maps).
     """
 
     @configurable
     def __init__(
-        self, *, input_shapes: Dict[str, ShapeSpec], num_classes: int, conv_dim: int, loss_weight: float = 1.0
+        self,
+        *,
+        input_shapes: Dict[str, ShapeSpec],
+        num_classes: int,
+        conv_dim: int,
+        loss_weight: float = 1.0,
+        balanced: bool = True,
     ):
         """
         Args:
@@ -46,6 +65,7 @@ class MaskDecoder(nn.Module):
             num_classes: number of lesion classes K.
             conv_dim: channels of the decoder.
             loss_weight: weight lambda' of the MSE.
+            balanced: :func:`balanced_mse` instead of the plain MSE.
         """
         super().__init__()
         self.in_features = sorted(input_shapes, key=lambda name: -input_shapes[name].stride)
@@ -56,6 +76,7 @@ class MaskDecoder(nn.Module):
         self.predictor = nn.Conv2d(conv_dim, num_classes, 1)
         self.num_classes = num_classes
         self.loss_weight = loss_weight
+        self.balanced = balanced
 
     @classmethod
     def from_config(cls, cfg: CfgNode, input_shapes: Dict[str, ShapeSpec]):
@@ -65,6 +86,7 @@ class MaskDecoder(nn.Module):
             "num_classes": cfg.MODEL.ROI_HEADS.NUM_CLASSES,
             "conv_dim": decoder.CONV_DIM,
             "loss_weight": decoder.LOSS_WEIGHT,
+            "balanced": decoder.BALANCED,
         }
 
     def forward(self, features: Dict[str, torch.Tensor]) -> torch.Tensor:
@@ -95,5 +117,6 @@ class MaskDecoder(nn.Module):
             [class_mask_targets(instances[i], self.num_classes, tuple(input_shape)) for i in rows]
         ).to(logits.device)
         targets = F.adaptive_avg_pool2d(targets, logits.shape[-2:])
-        mse = F.mse_loss(torch.sigmoid(logits[rows]), targets)
+        probs = torch.sigmoid(logits[rows])
+        mse = balanced_mse(probs, targets) if self.balanced else F.mse_loss(probs, targets)
         return {"loss_cam_mask": self.loss_weight * mse}

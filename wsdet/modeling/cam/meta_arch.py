@@ -11,6 +11,7 @@ from detectron2.modeling import META_ARCH_REGISTRY, Backbone, build_backbone
 from detectron2.structures import ImageList
 from detectron2.utils.events import get_event_storage
 
+from ..mil_loss import stack_image_labels
 from .attention_mining import AttentionMining
 from .heads import CAMHead, build_cam_head
 from .heatmap_to_boxes import HeatmapBoxExtractor
@@ -124,7 +125,7 @@ class WSDetCAMClassifier(nn.Module):
                 batched_inputs, images, heatmaps, self.head.image_probs(outputs["logits"])
             )
 
-        labels = torch.stack([x["image_labels"] for x in batched_inputs]).to(self.device)
+        labels = stack_image_labels(batched_inputs, self.device)
         losses = self.head.losses(outputs, labels)
         if self.attention_mining is not None:
             loss_am, weight = self.attention_mining(
