@@ -91,7 +91,7 @@ _CXR_METHODS = (
 def _bus_study() -> Tuple[MethodRun, ...]:
     """The ablations of Shin et al. (TMI 2019) on the synthetic BUS data (strong pool: 10 images; a
     fraction keeps that share of each label group, rounded half up: 20% = 2, 50% = 6 images)."""
-    runs = []
+    runs = [_bus("weak only", "bus_weak_only")]
     for fraction in (0.2, 0.5, 1.0):
         pct = f"{fraction:.0%}"
         runs.append(_bus(f"strong only, {pct} strong", "bus_strong_only", is_mil=False, strong_fraction=fraction))
