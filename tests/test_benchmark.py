@@ -24,9 +24,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_every_suite_config_exists_and_names_are_unique():
-    names = [run.name for runs in SUITES.values() for run in runs]
-    assert len(names) == len(set(names))
-    assert len({slugify(n) for n in names}) == len(names)
+    by_name = {}
+    for runs in SUITES.values():
+        assert len({run.name for run in runs}) == len(runs)
+        for run in runs:  # a name in two suites is the same run (same folder, same results)
+            assert by_name.setdefault(run.name, run) == run, run.name
+    assert len({slugify(n) for n in by_name}) == len(by_name)
     for runs in SUITES.values():  # a run starts from one that comes before it in its suite
         for i, run in enumerate(runs):
             assert run.init_from is None or run.init_from in [r.name for r in runs[:i]], run.name

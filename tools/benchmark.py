@@ -4,7 +4,8 @@
 Suites: ``bus`` (the detectors and the BUS CAM classifier), ``cxr`` (the CAM heads), ``bus-study``
 (the ablations of Shin et al. 2019: 20/50/100% of the strong pool for strong-only vs joint, MoI variants,
 alpha schedules, alternating mini-batches, normal weak images as background, self-training with 50/75%
-pseudo-labels). Seeds are fixed by the configs.
+pseudo-labels), ``cxr-study`` (positive-CAM with the paper's running accuracy and plain MSE instead of
+wsdet's balanced variants; InfoMask's RegL1 and FeatureMask ablations). Seeds are fixed by the configs.
 
 Each method trains with ``tools/train_net.py`` (validation at the end of training, where heatmap
 thresholds are chosen), then is evaluated on the test set with ``--eval-only``. Outputs in --output-dir:
@@ -16,6 +17,7 @@ Examples:
     python tools/benchmark.py --quick                       # every method, a few iterations (CPU)
     python tools/benchmark.py --suite bus-study             # the BUS study at the configs' lengths
     python tools/benchmark.py --suite cxr --only PCAM LSE --iterations 300
+    python tools/benchmark.py --suite cxr-study --iterations 300   # positive-CAM / InfoMask variants
 """
 
 import argparse
