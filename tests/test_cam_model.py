@@ -118,7 +118,7 @@ def test_single_label_mode_probabilities():
 
 
 def test_attention_mining_erases_attention_and_uses_running_accuracy():
-    mining = AttentionMining(sigma=0.5, omega=10.0, momentum=0.5, single_label=False, balanced_accuracy=False)
+    mining = AttentionMining(sigma=0.5, omega=10.0, momentum=0.5, single_label=False, accuracy="per_label")
     images = torch.ones(2, 3, 8, 8)
     heatmaps = torch.zeros(2, 2, 4, 4)
     heatmaps[0, 0, 0, 0] = 5.0  # image 0, class 0: attention in the top-left corner
@@ -146,10 +146,12 @@ def test_balanced_accuracy_is_not_inflated_by_negative_labels():
     labels = torch.zeros(4, 5)
     labels[0, 1] = labels[1, 3] = 1.0
     says_absent = torch.full((4, 5), 0.1)  # finds no lesion at all
-    plain = AttentionMining(single_label=False, balanced_accuracy=False)
+    plain = AttentionMining(single_label=False, accuracy="per_label")
     balanced = AttentionMining(single_label=False)
     assert float(plain.batch_accuracy(says_absent, labels)) == pytest.approx(0.9)
     assert float(balanced.batch_accuracy(says_absent, labels)) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="Unknown attention-mining accuracy 'mean'"):
+        AttentionMining(single_label=False, accuracy="mean")
     finds_one = says_absent.clone()
     finds_one[0, 1] = 0.8
     finds_one[2, 0] = 0.7  # and one false alarm: sensitivity 1/2, specificity 17/18

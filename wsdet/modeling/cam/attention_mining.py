@@ -49,21 +49,26 @@ class AttentionMining(nn.Module):
         omega: float = 10.0,
         momentum: float = 0.9,
         single_label: bool,
-        balanced_accuracy: bool = True,
+        accuracy: str = "balanced",
     ):
         """
         Args:
             sigma, omega: soft-mask threshold and sharpness of ``T(A)``.
             momentum: of the running accuracy ``P <- momentum P + (1 - momentum) batch accuracy``.
             single_label: accuracy over normal + K exclusive classes (else per class at 0.5).
-            balanced_accuracy: multi-label only: balanced accuracy instead of the per-label accuracy.
+            accuracy: multi-label only, one of :data:`ACCURACY_MODES`: "balanced" or the paper's
+                "per_label" accuracy.
         """
         super().__init__()
+        if accuracy not in ACCURACY_MODES:
+            raise ValueError(
+                f"Unknown attention-mining accuracy {accuracy!r}; expected one of {ACCURACY_MODES}"
+            )
         self.sigma = sigma
         self.omega = omega
         self.momentum = momentum
         self.single_label = single_label
-        self.balanced_accuracy = balanced_accuracy
+        self.accuracy = accuracy
         self.register_buffer("running_accuracy", torch.zeros(()))
 
     @classmethod
@@ -74,7 +79,7 @@ class AttentionMining(nn.Module):
             "omega": am.OMEGA,
             "momentum": am.ACCURACY_MOMENTUM,
             "single_label": cfg.WSDET.CAM.SINGLE_LABEL,
-            "balanced_accuracy": am.ACCURACY == "balanced",
+            "accuracy": am.ACCURACY,
         }
 
     def batch_accuracy(self, probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -82,7 +87,7 @@ class AttentionMining(nn.Module):
         (single-label)."""
         if not self.single_label:
             correct = ((probs > 0.5) == (labels > 0.5)).float()
-            if not self.balanced_accuracy:
+            if self.accuracy == "per_label":
                 return correct.mean()
             positive = labels > 0.5
             rates = [correct[mask].mean() for mask in (positive, ~positive) if mask.any()]

@@ -19,9 +19,8 @@ def balanced_mse(probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     errors = (probs - targets) ** 2
     background = (errors * (1 - targets)).sum() / (1 - targets).sum().clamp(min=1e-6)
     mask_area = targets.sum()
-    if mask_area <= 0:
-        return background
-    return 0.5 * (background + (errors * targets).sum() / mask_area)
+    mask = (errors * targets).sum() / mask_area.clamp(min=1e-6)
+    return torch.where(mask_area > 0, 0.5 * (background + mask), background)  # no host sync
 
 
 def class_mask_targets(instances: Instances, num_classes: int, shape: Tuple[int, int]) -> torch.Tensor:
