@@ -5,7 +5,10 @@ Suites: ``bus`` (the detectors and the BUS CAM classifier), ``cxr`` (the CAM hea
 (the ablations of Shin et al. 2019: 20/50/100% of the strong pool for strong-only vs joint, MoI variants,
 alpha schedules, alternating mini-batches, normal weak images as background, self-training with 50/75%
 pseudo-labels), ``cxr-study`` (positive-CAM with the paper's running accuracy and plain MSE instead of
-wsdet's balanced variants; InfoMask's RegL1 and FeatureMask ablations). Seeds are fixed by the configs.
+wsdet's balanced variants; InfoMask's RegL1 and FeatureMask ablations), ``bus-defaults`` (strong only and
+each MoI variant, the candidates for the default joint model). Seeds: each config's own, or every
+method once per seed with ``--seeds``. The data: the synthetic sets under ``$WSDET_DATASETS`` (point it
+to a copy generated with other options to measure a data variant).
 
 Each method trains with ``tools/train_net.py`` (validation at the end of training, where heatmap
 thresholds are chosen), then is evaluated on the test set with ``--eval-only``. Outputs in --output-dir:
@@ -18,6 +21,7 @@ Examples:
     python tools/benchmark.py --suite bus-study             # the BUS study at the configs' lengths
     python tools/benchmark.py --suite cxr --only PCAM LSE --iterations 300
     python tools/benchmark.py --suite cxr-study --iterations 300   # positive-CAM / InfoMask variants
+    python tools/benchmark.py --suite bus-defaults --seeds 0 1 2    # default candidates over 3 seeds
 """
 
 import argparse
@@ -30,7 +34,15 @@ from typing import Optional, Sequence
 
 from detectron2.utils.logger import setup_logger
 
-from wsdet.benchmark import QUICK_ITERS, SUITES, BenchmarkRunner, suite_runs, with_iterations, write_report
+from wsdet.benchmark import (
+    QUICK_ITERS,
+    SUITES,
+    BenchmarkRunner,
+    suite_runs,
+    with_iterations,
+    with_seeds,
+    write_report,
+)
 from wsdet.collect_env import machine_summary
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", nargs="+", default=["bus", "cxr"], choices=sorted(SUITES))
     parser.add_argument("--only", nargs="+", default=[], metavar="NAME", help="method names to run")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[], metavar="S",
+                        help="train every method once per seed (SEED S; default: each config's own seed)")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--quick", action="store_true",
                         help=f"short runs ({', '.join(f'{k} {v}' for k, v in QUICK_ITERS.items())} iterations)")
@@ -60,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logger = setup_logger(name="wsdet")
-    runs = suite_runs(args.suite, args.only)
+    runs = with_seeds(suite_runs(args.suite, args.only), args.seeds)
     if args.list:
         for run in runs:
             print(f"{run.family:4s} {run.name:48s} {run.config} {' '.join(run.opts)}")

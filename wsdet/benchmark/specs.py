@@ -10,7 +10,16 @@ method with its cost, not a ranking), the LR schedule and the MIL alpha period s
 from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
-__all__ = ["MethodRun", "MIL_PERIOD", "QUICK_ITERS", "SUITES", "schedule_overrides", "suite_runs", "with_iterations"]
+__all__ = [
+    "MethodRun",
+    "MIL_PERIOD",
+    "QUICK_ITERS",
+    "SUITES",
+    "schedule_overrides",
+    "suite_runs",
+    "with_iterations",
+    "with_seeds",
+]
 
 QUICK_ITERS = {"bus": 100, "cxr": 40}
 
@@ -128,11 +137,21 @@ _CXR_STUDY = (
     _cxr("InfoMask, FeatureMask (no regularizer)", "cxr_infomask", "WSDET.CAM.INFOMASK.REGULARIZER", "none"),
 )
 
+def _bus_defaults() -> Tuple[MethodRun, ...]:
+    """The candidates for the default joint model (issue #13): strong only and each MoI variant, to be
+    run with several seeds (``with_seeds``) and on data variants (another ``WSDET_DATASETS``)."""
+    runs = [_bus("strong only", "bus_strong_only", is_mil=False)]
+    for moi in ("most_malignant", "most_benign", "most_discriminative", "most_abnormal"):
+        runs.append(_bus(f"joint, MoI {moi}", "bus_joint", "WSDET.MIL.MOI", moi))
+    return tuple(runs)
+
+
 SUITES: Dict[str, Tuple[MethodRun, ...]] = {
     "bus": _BUS_METHODS,
     "cxr": _CXR_METHODS,
     "bus-study": _bus_study(),
     "cxr-study": _CXR_STUDY,
+    "bus-defaults": _bus_defaults(),
 }
 
 
@@ -162,3 +181,20 @@ def with_iterations(run: MethodRun, iterations: Optional[int]) -> MethodRun:
     if iterations is None:
         return run
     return replace(run, opts=run.opts + tuple(schedule_overrides(iterations, run.scaled_keys)))
+
+
+def with_seeds(runs: Sequence[MethodRun], seeds: Sequence[int]) -> List[MethodRun]:
+    """Each run once per seed (``SEED`` override, name suffixed ", seed S", parents renamed alike),
+    seed by seed; no seeds: ``runs`` unchanged (each config's own seed)."""
+    if not seeds:
+        return list(runs)
+
+    def seeded(name: Optional[str], seed: int) -> Optional[str]:
+        return None if name is None else f"{name}, seed {seed}"
+
+    return [
+        replace(run, name=seeded(run.name, seed), init_from=seeded(run.init_from, seed),
+                opts=run.opts + ("SEED", str(seed)))
+        for seed in seeds
+        for run in runs
+    ]

@@ -87,11 +87,16 @@ def _tissue(rng: np.random.Generator, size: int) -> np.ndarray:
     return echo + 0.3 * cv2.GaussianBlur(ligaments, (0, 0), 0.7)
 
 
-def _add_distractors(rng: np.random.Generator, echo: np.ndarray) -> None:
-    """Draw normal structures that are not lesions: anechoic spots, ducts, fat lobules, ligament shadows."""
+def _add_distractors(rng: np.random.Generator, echo: np.ndarray, density: float = 1.0) -> None:
+    """Draw normal structures that are not lesions: anechoic spots, ducts, fat lobules, ligament shadows;
+    ``density`` scales how many of each kind an image may get (1: up to 3 spots and 2 of the others)."""
     size = echo.shape[0]
+
+    def count(most: int) -> int:
+        return int(rng.integers(0, max(1, round(most * density)) + 1))
+
     dark = np.ones_like(echo)
-    for _ in range(rng.integers(0, 4)):  # tiny anechoic spots (diameter <= 4% of the width)
+    for _ in range(count(3)):  # tiny anechoic spots (diameter <= 4% of the width)
         r = rng.uniform(0.008, 0.02) * size
         cv2.circle(
             dark,
@@ -101,13 +106,13 @@ def _add_distractors(rng: np.random.Generator, echo: np.ndarray) -> None:
             -1,
             cv2.LINE_AA,
         )
-    for _ in range(rng.integers(0, 3)):  # ducts: thin dark tubes in the glandular layer
+    for _ in range(count(2)):  # ducts: thin dark tubes in the glandular layer
         t = np.linspace(0, 1, 10)
         x0, y0 = rng.uniform(0.05, 0.7) * size, rng.uniform(0.3, 0.6) * size
         xs = x0 + rng.uniform(0.15, 0.3) * size * t
         ys = y0 + rng.uniform(-0.08, 0.08) * size * t + 0.02 * size * np.sin(2 * np.pi * t)
         draw_polylines(dark, [np.stack([xs, ys], 1)], 0.35, max(2.0, 0.012 * size))
-    for _ in range(rng.integers(0, 3)):  # fat lobules: mildly hypoechoic ovals
+    for _ in range(count(2)):  # fat lobules: mildly hypoechoic ovals
         axes = (rng.uniform(0.03, 0.06) * size, rng.uniform(0.015, 0.03) * size)
         cv2.ellipse(
             dark,
@@ -123,7 +128,7 @@ def _add_distractors(rng: np.random.Generator, echo: np.ndarray) -> None:
     echo *= cv2.GaussianBlur(dark, (0, 0), 0.8)
     y = np.arange(size, dtype=np.float32)[:, None] / size
     x = np.arange(size, dtype=np.float32)[None, :]
-    for _ in range(rng.integers(0, 3)):  # refraction shadows under Cooper's ligaments
+    for _ in range(count(2)):  # refraction shadows under Cooper's ligaments
         cx, width, top = rng.uniform(0, size), rng.uniform(0.005, 0.012) * size, rng.uniform(0.2, 0.4)
         column = np.exp(-0.5 * ((x - cx) / width) ** 2)
         echo *= 1 - rng.uniform(0.3, 0.6) * column * _ramp((y - top) * size / 4)
@@ -210,7 +215,11 @@ def _bmode(rng: np.random.Generator, echo: np.ndarray) -> np.ndarray:
 
 
 def render_bus_image(
-    rng: np.random.Generator, size: int = 256, kind: str = "benign", num_masses: int = 1
+    rng: np.random.Generator,
+    size: int = 256,
+    kind: str = "benign",
+    num_masses: int = 1,
+    distractor_density: float = 1.0,
 ) -> Tuple[np.ndarray, List[Lesion]]:
     """Render one breast ultrasound image.
 
@@ -219,6 +228,7 @@ def render_bus_image(
         size: side of the square image in pixels.
         kind: "normal" (no mass), "benign" or "malignant".
         num_masses: masses drawn in a lesion image.
+        distractor_density: scales the number of distractors (see :func:`_add_distractors`).
 
     Returns:
         ``(image, lesions)``: uint8 image (size x size) and ``[(category_id, mask)]`` with the boolean
@@ -227,7 +237,7 @@ def render_bus_image(
     if kind not in BUS_KINDS:
         raise ValueError(f"kind must be one of {BUS_KINDS}, got {kind!r}")
     echo = _tissue(rng, size)
-    _add_distractors(rng, echo)
+    _add_distractors(rng, echo, distractor_density)
     lesions: List[Lesion] = []
     occupied = np.zeros((size, size), bool)
     category = BENIGN if kind == "benign" else MALIGNANT
@@ -256,13 +266,15 @@ def generate_bus_dataset(
     num_test: int = 200,
     size: int = 256,
     seed: int = 0,
+    distractors: float = 1.0,
     dicom: bool = False,
     force: bool = False,
 ) -> Dict[str, str]:
     """Write the synthetic breast ultrasound dataset under ``<root>/bus_synth`` (see datasets/README.md).
 
     Splits: ``strong_train`` (boxes, ~10% normal), ``weak_train`` (image labels only, a third normal),
-    ``val`` and ``test`` (boxes, ~25% normal). Skips when the output exists with the same options
+    ``val`` and ``test`` (boxes, ~25% normal). ``distractors`` scales how many normal structures that
+    look like small masses each image may hold (a harder variant: 2). Skips when the output exists with the same options
     (unless ``force``). Returns split name -> JSON path.
     """
     counts = {"strong_train": num_strong, "weak_train": num_weak, "val": num_val, "test": num_test}
@@ -275,5 +287,6 @@ def generate_bus_dataset(
         dicom=dicom,
         force=force,
         plan=_plan,
-        render=lambda rng, s, kind: render_bus_image(rng, s, kind),
+        render=lambda rng, s, kind: render_bus_image(rng, s, kind, distractor_density=distractors),
+        options={} if distractors == 1.0 else {"distractors": distractors},
     )

@@ -34,6 +34,7 @@ PROGRESS_MIN_IMAGES = 1000  # show a progress bar from this many images on
 _FLAG_HELP = {
     "size": "image side in pixels",
     "seed": "random seed (same seed -> identical files)",
+    "distractors": "scale of the number of distractors per image",
     "dicom": "write DICOM files instead of PNG",
     "force": "regenerate even if the output exists with the same options",
 }
@@ -219,12 +220,15 @@ def generate_dataset(
     force: bool,
     plan: Plan,
     render: Render,
+    options: Optional[Mapping[str, Any]] = None,
 ) -> Dict[str, str]:
     """Write ``<root>/<spec.dirname>`` (images, split JSONs, ``meta.json``) unless it already holds
-    the same options; return split name -> JSON path."""
+    the same options (``options``: the generator's own, recorded in ``meta.json``); return split
+    name -> JSON path."""
     out_dir = os.path.join(os.path.expanduser(root), spec.dirname)
     paths = {split: os.path.join(out_dir, rel) for split, rel in spec.splits.items()}
     meta = {"version": spec.version, "counts": dict(counts), "size": size, "seed": seed, "dicom": dicom}
+    meta.update(options or {})
     meta_path = os.path.join(out_dir, META_FILE)
     if not force and os.path.isfile(meta_path) and all(os.path.isfile(p) for p in paths.values()):
         with open(meta_path) as f:
