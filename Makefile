@@ -5,7 +5,7 @@ export WSDET_VENV
 DATASETS ?= $(CURDIR)/datasets
 export WSDET_DATASETS := $(DATASETS)
 
-.PHONY: setup data demo test
+.PHONY: setup data demo test test-fast
 
 setup:
 	@tools/setup_env.sh > /dev/null
@@ -19,3 +19,7 @@ demo: data
 
 test: setup
 	$(PY) -m pytest tests -q -rs
+
+# the edit-test loop: everything but the end-to-end training tests (CI runs `make test`)
+test-fast: setup
+	$(PY) -m pytest tests -q -rs -m "not slow"

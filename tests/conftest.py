@@ -1,11 +1,16 @@
-"""Shared fixtures: tiny COCO datasets with image-level labels written into a temporary folder."""
+"""Shared test helpers: paths, the instant-test options of configs/quick_schedules/, running
+tools/train_net.py, and tiny COCO datasets with image-level labels written into a temporary folder."""
 import itertools
 import json
 import os
+import subprocess
+import sys
+from typing import List, Sequence
 
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 CATEGORIES = [{"id": 1, "name": "benign"}, {"id": 2, "name": "malignant"}]
 _unique = itertools.count()
@@ -62,3 +67,36 @@ def tiny_coco(tmp_path):
         return dump(coco, str(tmp_path / name)), root, coco
 
     return factory
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = os.path.join(REPO, "configs")
+TOOLS = os.path.join(REPO, "tools")
+TRAIN_NET = os.path.join(TOOLS, "train_net.py")
+
+
+def instant_opts(family: str) -> List[str]:
+    """``KEY VALUE`` options of ``configs/quick_schedules/<family>_instant_test.yaml`` ("rcnn" or "cam"):
+    what makes a config of that family train and test in seconds."""
+    with open(os.path.join(CONFIGS, "quick_schedules", f"{family}_instant_test.yaml")) as f:
+        tree = yaml.safe_load(f)
+
+    def flatten(node: dict, prefix: str) -> List[str]:
+        opts = []
+        for key, value in node.items():
+            if isinstance(value, dict):
+                opts += flatten(value, f"{prefix}{key}.")
+            else:
+                opts += [f"{prefix}{key}", str(value)]
+        return opts
+
+    return flatten(tree, "")
+
+
+def run_train_net(args: Sequence[str], cwd: str) -> str:
+    """Run ``tools/train_net.py`` with ``args``; its output, after asserting that it succeeded."""
+    result = subprocess.run(
+        [sys.executable, TRAIN_NET, *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result.stdout + result.stderr

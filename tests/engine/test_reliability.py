@@ -15,8 +15,7 @@ from detectron2.config import get_cfg
 from detectron2.utils.events import get_event_storage
 
 import wsdet.engine.checkpoint as checkpoint_module
-from conftest import unique_name
-from test_train_net import REPO, TINY, TRAIN_NET
+from conftest import REPO, TRAIN_NET, instant_opts, unique_name
 from wsdet import add_wsdet_config
 from wsdet.data import build_wsdet_train_loader, register_wsdet_coco
 from wsdet.data.build import SkipReportingLoader
@@ -25,6 +24,8 @@ from wsdet.engine import UnsafeCheckpointError, WSDetCheckpointer, check_finite_
 from wsdet.engine.train_loop import CheckedSimpleTrainer
 
 # ---------------------------------------------------------------- checkpoints
+
+TINY = instant_opts("rcnn")
 
 
 def _linear():

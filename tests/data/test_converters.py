@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import REPO
 from wsdet.data import load_wsdet_coco_json
 from wsdet.data.converters import (
     CXR14_CATEGORIES,
@@ -23,7 +24,6 @@ from wsdet.data.converters import (
     write_conversion,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 W, H = 40, 30  # fixture image size
 
 

@@ -5,9 +5,8 @@ import os
 
 import pytest
 
-from conftest import unique_name
+from conftest import REPO, unique_name
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _tool():

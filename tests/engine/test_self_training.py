@@ -7,13 +7,15 @@ import sys
 import numpy as np
 import pytest
 
-from test_train_net import REPO, TINY, run_train_net
+from conftest import REPO, instant_opts, run_train_net
 from wsdet.data import load_wsdet_coco_json
 from wsdet.engine.self_training import (
     retrain_config,
     select_pseudo_labels,
     write_pseudo_label_jsons,
 )
+
+TINY = instant_opts("rcnn")
 
 
 def _pred(probs, boxes, scores, classes):

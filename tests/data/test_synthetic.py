@@ -22,11 +22,11 @@ from wsdet.data.synthetic import (
     render_cxr_image,
 )
 from wsdet.data.synthetic.cxr import _anatomy
+from conftest import REPO
 
 SIZE = 128
 BUS_TINY = dict(num_strong=8, num_weak=8, num_val=8, num_test=8, size=SIZE)
 CXR_TINY = dict(num_train=8, num_masks=8, num_val=8, num_test=8, size=SIZE)
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _tree(directory):

@@ -19,8 +19,8 @@ from wsdet.benchmark import (
     write_report,
 )
 from wsdet.benchmark.specs import MIL_PERIOD, QUICK_ITERS
+from conftest import REPO, instant_opts
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_every_suite_config_exists_and_names_are_unique():
@@ -102,13 +102,7 @@ def test_markdown_table_shows_cis_and_leaves_out_empty_columns(tmp_path):
     assert json.load(open(tmp_path / "l.json"))["runs"][1]["name"] == "PCAM"
 
 
-TINY = (
-    "SOLVER.WARMUP_ITERS", "1", "DATALOADER.NUM_WORKERS", "0",
-    "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "64", "INPUT.MIN_SIZE_TEST", "64",
-    "INPUT.MAX_SIZE_TEST", "64", "MODEL.RPN.POST_NMS_TOPK_TRAIN", "30", "MODEL.RPN.POST_NMS_TOPK_TEST", "30",
-    "WSDET.MIL.POST_NMS_TOPK_TRAIN", "30", "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "16",
-    "WSDET.EVAL.BOOTSTRAP_RESAMPLES", "20",
-)
+TINY = (*instant_opts("rcnn"), "WSDET.EVAL.BOOTSTRAP_RESAMPLES", "20")
 
 
 @pytest.fixture

@@ -9,49 +9,16 @@ import sys
 import pytest
 
 from wsdet.data.synthetic import generate_bus_dataset, generate_cxr_dataset
+from conftest import REPO, TRAIN_NET, instant_opts
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAIN_NET = os.path.join(REPO, "tools", "train_net.py")
 
 pytestmark = pytest.mark.slow
 
-TINY = [
-    "SOLVER.MAX_ITER",
-    "3",
-    "SOLVER.WARMUP_ITERS",
-    "1",
-    "SOLVER.STEPS",
-    "()",
-    "SOLVER.CHECKPOINT_PERIOD",
-    "1000",
-    "SOLVER.IMS_PER_BATCH",
-    "4",
-    "DATALOADER.NUM_WORKERS",
-    "0",
-    "INPUT.MIN_SIZE_TRAIN",
-    "(64,)",
-    "INPUT.MAX_SIZE_TRAIN",
-    "64",
-    "INPUT.MIN_SIZE_TEST",
-    "64",
-    "INPUT.MAX_SIZE_TEST",
-    "64",
-    "SEED",
-    "1",
-]
+TINY = instant_opts("cam")
 ONE_LOSS = {"total_loss"}
 CAM_BATCH = ["WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "0", "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "4"]
 MIXED_BATCH = ["WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "1", "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "3"]
-DETECTOR = [
-    "MODEL.RPN.POST_NMS_TOPK_TRAIN",
-    "50",
-    "MODEL.RPN.POST_NMS_TOPK_TEST",
-    "50",
-    "WSDET.MIL.POST_NMS_TOPK_TRAIN",
-    "50",
-    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE",
-    "32",
-]
+DETECTOR = instant_opts("rcnn")
 CONFIGS = {  # config -> (overrides, loss keys)
     "cxr_gap.yaml": (CAM_BATCH, ONE_LOSS),
     "cxr_gmp.yaml": (CAM_BATCH, ONE_LOSS),

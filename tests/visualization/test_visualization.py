@@ -27,9 +27,8 @@ from wsdet.visualization import (
     write_png,
 )
 
-from conftest import unique_name
+from conftest import REPO, unique_name
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RED = (255, 0, 0)
 
 

@@ -14,13 +14,14 @@ from detectron2.utils import comm
 from detectron2.utils.env import seed_all_rng
 from detectron2.utils.events import EventStorage
 
-from conftest import unique_name
-from test_train_net import REPO, TINY
+from conftest import REPO, instant_opts, unique_name
 from wsdet.data import StrongWeakBatchSampler, register_wsdet_coco
 from wsdet.engine import WSDetCheckpointer, WSDetTrainer
 from wsdet.engine.setup import build_config
 
 pytestmark = pytest.mark.slow
+
+TINY = instant_opts("rcnn")
 
 JOINT = os.path.join(REPO, "configs", "bus_joint.yaml")
 

@@ -10,11 +10,11 @@ from detectron2.modeling import build_model
 from detectron2.structures import Boxes, Instances, PolygonMasks
 from detectron2.utils.events import EventStorage
 
+from conftest import CONFIGS, instant_opts
 from wsdet.engine.setup import build_config
 from wsdet.modeling.cam import AttentionMining, class_mask_targets
 from wsdet.modeling.cam.mask_decoder import balanced_mse
 
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 K = 4
 
 
@@ -224,20 +224,7 @@ def test_mask_decoder_plain_mse_option():
     assert torch.allclose(loss["loss_cam_mask"], expected)
 
 
-TINY_DETECTOR = [
-    "INPUT.MIN_SIZE_TEST",
-    "48",
-    "INPUT.MAX_SIZE_TEST",
-    "64",
-    "MODEL.RPN.POST_NMS_TOPK_TRAIN",
-    "20",
-    "MODEL.RPN.POST_NMS_TOPK_TEST",
-    "20",
-    "WSDET.MIL.POST_NMS_TOPK_TRAIN",
-    "20",
-    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE",
-    "16",
-]
+TINY_DETECTOR = instant_opts("rcnn")
 
 
 @pytest.mark.parametrize("arch", ["WSDetMILRCNNWithImageBranch", "GeneralizedRCNNWithImageBranch"])

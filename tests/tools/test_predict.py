@@ -16,11 +16,10 @@ from pydicom.data import get_testdata_files
 
 from wsdet.engine.setup import build_config
 
-from conftest import dump, make_coco, write_image
+from conftest import REPO, TOOLS, dump, instant_opts, make_coco, write_image
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PREDICT = os.path.join(REPO, "tools", "predict.py")
-TINY = ["INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "96", "MODEL.RPN.POST_NMS_TOPK_TEST", "50"]
+PREDICT = os.path.join(TOOLS, "predict.py")
+TINY = instant_opts("rcnn")
 
 
 def load_tool():

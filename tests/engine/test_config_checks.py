@@ -6,8 +6,8 @@ import pytest
 
 from wsdet.engine import ConfigError, check_config
 from wsdet.engine.setup import build_config
+from conftest import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOINT = os.path.join(REPO, "configs", "bus_joint.yaml")
 
 
