@@ -58,8 +58,10 @@ def _add_mil_config(_C: CN) -> None:
     # CE weight of weak images per lesion class (contiguous ids); [] = 1 each. Official: inverse
     # malignant frequency, i.e. [p, 1 - p] for (benign, malignant) with p the malignant fraction.
     _C.WSDET.MIL.CLASS_WEIGHTS = []
-    # CE weight of normal weak images, whose proposals are all pushed to background; 0 = ignore (official).
+    # CE weight of normal weak images, whose proposals are pushed to background; 0 = ignore (official).
     _C.WSDET.MIL.NORMAL_WEIGHT = 0.0
+    # Proposals of a normal weak image pushed to background: its N most abnormal ones; 0 = all of them.
+    _C.WSDET.MIL.NORMAL_REGIONS = 0
     # RPN proposals kept after NMS for each weak image in training (paper: 2000).
     _C.WSDET.MIL.POST_NMS_TOPK_TRAIN = 2000
 

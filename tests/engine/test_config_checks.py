@@ -4,9 +4,10 @@ import os
 
 import pytest
 
-from wsdet.engine import ConfigError, check_config
+from wsdet.engine import ConfigError, WSDetTrainer, check_config
 from wsdet.engine.setup import build_config
-from conftest import REPO
+from conftest import REPO, instant_opts, unique_name
+from wsdet.data import register_wsdet_coco
 
 JOINT = os.path.join(REPO, "configs", "bus_joint.yaml")
 
@@ -42,11 +43,6 @@ def test_wrong_type():
     "opts, message",
     [
         (["SOLVER.IMS_PER_BATCH", "8"], "SOLVER.IMS_PER_BATCH is 8 but a combined batch holds"),
-        (["WSDET.DATALOADER.MODE", "mixed"], "WSDET.DATALOADER.MODE is 'mixed'"),
-        (["WSDET.MIL.MOI", "most_suspicious"], "WSDET.MIL.MOI is 'most_suspicious'; expected one of"),
-        (["WSDET.CAM.ATTENTION_MINING.ACCURACY", "mean"], "ATTENTION_MINING.ACCURACY is 'mean'; expected"),
-        (["WSDET.MIL.ALPHA.SCHEDULE", "cosine"], "WSDET.MIL.ALPHA.SCHEDULE is 'cosine'"),
-        (["WSDET.DATALOADER.ON_IMAGE_ERROR", "ignore"], "ON_IMAGE_ERROR is 'ignore'"),
         (["WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "0", "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "0"],
          "must be >= 0 and not both 0"),
         (["SOLVER.REFERENCE_WORLD_SIZE", "8"], "SOLVER.REFERENCE_WORLD_SIZE must be 0"),
@@ -60,8 +56,30 @@ def test_impossible_values(opts, message):
 
 
 def test_every_problem_in_one_error():
-    opts = ["WSDET.MIL.MOI", "x", "WSDET.MIL.ALPHA.SCHEDULE", "y", "SOLVER.IMS_PER_BATCH", "3"]
+    opts = ["SOLVER.REFERENCE_WORLD_SIZE", "8", "SOLVER.CHECKPOINT_PERIOD", "0", "SOLVER.IMS_PER_BATCH", "3"]
     cfg = build_config(JOINT, opts)
     with pytest.raises(ConfigError) as info:
         check_config(cfg)
     assert str(info.value).count("\n  - ") == 3
+
+
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        (["WSDET.DATALOADER.MODE", "mixed"], "mode must be one of .* \\(WSDET.DATALOADER.MODE\\)"),
+        (["WSDET.MIL.MOI", "most_suspicious"], "Unknown MoI variant 'most_suspicious' \\(WSDET.MIL.MOI\\)"),
+        (["WSDET.MIL.ALPHA.SCHEDULE", "cosine"], "Unknown alpha schedule 'cosine' \\(WSDET.MIL.ALPHA.SCHEDULE\\)"),
+        (["WSDET.DATALOADER.ON_IMAGE_ERROR", "ignore"], "WSDET.DATALOADER.ON_IMAGE_ERROR must be one of"),
+    ],
+)
+def test_choice_keys_are_refused_before_training(opts, message, tmp_path, tiny_coco):
+    """A choice key with an unknown value is refused by what it configures, while the trainer is built."""
+    strong_json, root, _ = tiny_coco(strong=True)
+    weak_json, _, _ = tiny_coco(strong=False)
+    names = [unique_name("checks_strong"), unique_name("checks_weak")]
+    register_wsdet_coco(names[0], strong_json, root)
+    register_wsdet_coco(names[1], weak_json, root)
+    cfg = build_config(JOINT, [*instant_opts("rcnn"), "DATASETS.TRAIN", str(tuple(names)), "DATASETS.TEST", "()",
+                               "OUTPUT_DIR", str(tmp_path), "MODEL.DEVICE", "cpu", *opts])
+    with pytest.raises(ValueError, match=message):
+        WSDetTrainer(cfg)

@@ -8,13 +8,13 @@ from pycocotools import mask as mask_utils
 from wsdet.evaluation.heatmap_ops import (
     boxes_to_mask,
     masks_from_boxes,
-    minmax_normalize,
     segmentation_to_mask,
 )
 from wsdet.evaluation.maxboxacc import CAM_THRESHOLDS, best_box_iou, contour_boxes, max_box_acc
 from wsdet.evaluation.peak_metrics import pointing_hits, stl_localization_ap
 from wsdet.evaluation.pixel_metrics import choose_pixel_threshold, pixel_counts, pixel_scores, pxap
 from wsdet.evaluation.tables import BoxTable
+from wsdet.modeling.cam import normalize_heatmaps
 
 
 def _indicator(shape, *boxes):
@@ -31,7 +31,7 @@ def test_contour_boxes_equal_findcontours_at_every_threshold():
     rng = np.random.default_rng(0)
     for _ in range(20):
         h, w = rng.integers(4, 30, 2)
-        heatmap = minmax_normalize(cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (3, 3), 1))
+        heatmap = normalize_heatmaps(cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (3, 3), 1), "minmax")
         boxes, slot = contour_boxes(heatmap, CAM_THRESHOLDS)
         for k, t in enumerate(CAM_THRESHOLDS):
             binary = (heatmap >= np.float32(t)).astype(np.uint8)

@@ -12,8 +12,8 @@ from wsdet.modeling.cam import (
     InfoMaskHead,
     PCAMPool,
     PositiveCAMHead,
-    STLAlphaSchedule,
     STLHead,
+    build_stl_alpha_schedule,
     gaussian_kl,
     image_classification_loss,
     infomask_mask,
@@ -120,14 +120,14 @@ def test_infomask_head(regularizer, keys):
 
 
 def test_stl_alpha_schedules():
-    step = STLAlphaSchedule((0.1, 0.9), "step", 100)
+    step = build_stl_alpha_schedule((0.1, 0.9), "step", 100, max_iter=1000)
     assert step(0) == 0.1 and step(99) == 0.1 and step(100) == 0.9
-    ramp = STLAlphaSchedule((0.1, 0.9), "linear", 100)
+    ramp = build_stl_alpha_schedule((0.1, 0.9), "linear", 100, max_iter=1000)
     assert (
         ramp(0) == pytest.approx(0.1) and ramp(50) == pytest.approx(0.5) and ramp(500) == pytest.approx(0.9)
     )
     with pytest.raises(ValueError):
-        STLAlphaSchedule((0.1, 0.9), "cosine", 100)
+        build_stl_alpha_schedule((0.1, 0.9), "cosine", 100, max_iter=1000)
 
 
 @pytest.mark.parametrize("iteration, alpha", [(10, 0.1), (200, 0.9)])
@@ -137,7 +137,7 @@ def test_stl_loss_mixing(iteration, alpha):
         in_channels=4,
         fc_dim=8,
         pooling=GlobalMaxPool(),
-        alpha_schedule=STLAlphaSchedule((0.1, 0.9), "step", 100),
+        alpha_schedule=build_stl_alpha_schedule((0.1, 0.9), "step", 100, max_iter=1000),
         num_classes=3,
     )
     x = torch.randn(2, 4, 5, 5)
@@ -158,6 +158,6 @@ def test_stl_rejects_per_class_pooling():
             in_channels=4,
             fc_dim=8,
             pooling=PCAMPool(),
-            alpha_schedule=STLAlphaSchedule((0.1, 0.9), "step", 1),
+            alpha_schedule=build_stl_alpha_schedule((0.1, 0.9), "step", 1, max_iter=10),
             num_classes=2,
         )

@@ -12,12 +12,12 @@ from detectron2.utils.events import EventStorage
 
 from wsdet.config import add_wsdet_config
 from wsdet.modeling import (
-    AlphaSchedule,
+    MOI_VARIANTS,
     MILRes5ROIHeads,
+    MoISelector,
+    build_mil_alpha_schedule,
     image_label_targets,
     mil_loss,
-    moi_probs,
-    select_moi,
 )
 
 BENIGN, MALIGNANT, NORMAL = 0, 1, 2
@@ -47,13 +47,24 @@ LOGITS = torch.tensor([[0.0, 3.0, 0.0], [5.0, 4.0, 5.0], [4.0, -2.0, -2.0], [-1.
     ],
 )
 def test_select_moi(variant, target, by_prob, by_logit):
-    assert select_moi(LOGITS, target, variant, MALIGNANT, on_logits=False) == by_prob
-    assert select_moi(LOGITS, target, variant, MALIGNANT, on_logits=True) == by_logit
+    targets = torch.tensor([-1 if target is None else target])
+    for select_on, expected in (("prob", by_prob), ("logit", by_logit)):
+        selector = MoISelector(variant, MALIGNANT, 2, select_on)
+        assert selector.select_per_image([LOGITS], targets).tolist() == [expected]
 
 
-def test_select_moi_rejects_unknown_variant():
-    with pytest.raises(ValueError):
-        select_moi(LOGITS, BENIGN, "most_anything", MALIGNANT)
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (("most_anything", MALIGNANT, 2, "prob"), "WSDET.MIL.MOI"),
+        (("most_malignant", MALIGNANT, 2, "logits"), "WSDET.MIL.SELECT_ON"),
+        (("most_malignant", 2, 2, "prob"), "WSDET.MIL.MALIGNANT_CLASS"),
+        (("most_malignant", 0, 1, "prob"), "NUM_CLASSES"),
+    ],
+)
+def test_moi_selector_is_validated_when_built(options, message):
+    with pytest.raises(ValueError, match=message):
+        MoISelector(*options)
 
 
 def test_image_label_targets():
@@ -63,9 +74,9 @@ def test_image_label_targets():
         image_label_targets(torch.tensor([[1.0, 1.0]]))
 
 
-def _loss(logits_per_image, targets, weights, variant="most_malignant"):
+def _loss(logits_per_image, targets, weights, variant="most_malignant", normal_regions=0):
     targets, weights = torch.tensor(targets), torch.tensor(weights)
-    return mil_loss(logits_per_image, targets, weights, variant, MALIGNANT)
+    return mil_loss(logits_per_image, targets, weights, MoISelector(variant, MALIGNANT, 2), normal_regions)
 
 
 def test_mil_loss_gradient_only_through_moi():
@@ -108,23 +119,108 @@ def test_mil_loss_is_stable_and_skips_empty_images():
     assert torch.isfinite(huge.grad).all()
 
 
-def test_moi_probs():
-    probs = moi_probs(LOGITS, "most_malignant", MALIGNANT)
-    assert torch.allclose(probs, F.softmax(LOGITS[0], dim=0)[:2])
-    assert torch.equal(moi_probs(torch.zeros(0, 3), "most_malignant", MALIGNANT), torch.zeros(2))
+def _reference_moi(logits, target, variant, select_on):
+    """The MoI rule of one image, written out image by image (the test oracle of the batched code)."""
+    scores = logits if select_on == "logit" else F.softmax(logits, dim=1)
+    if variant == "most_malignant" or target == MALIGNANT:
+        key = scores[:, MALIGNANT]
+    elif variant == "most_benign" and target in (BENIGN,):
+        key = scores[:, target]
+    elif variant == "most_abnormal":
+        key = -scores[:, NORMAL]
+    else:
+        key = scores[:, :NORMAL].max(dim=1).values
+    return int(key.argmax())
+
+
+def _reference_loss(logits_per_image, targets, weights, variant, select_on, normal_regions):
+    terms = []
+    for logits, target in zip(logits_per_image, targets.tolist()):
+        if len(logits) == 0:
+            terms.append(logits.sum())
+            continue
+        if target == NORMAL:
+            if normal_regions:
+                scores = logits if select_on == "logit" else F.softmax(logits, dim=1)
+                logits = logits[(-scores[:, NORMAL]).argsort(descending=True, stable=True)[:normal_regions]]
+        else:
+            index = _reference_moi(logits, target, variant, select_on)
+            logits = logits[index : index + 1]
+        labels = torch.full((len(logits),), target)
+        terms.append(weights[target] * F.cross_entropy(logits, labels))
+    return torch.stack(terms).mean()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_batched_mil_loss_equals_the_per_image_definition(seed):
+    generator = torch.Generator().manual_seed(seed)
+    variant = MOI_VARIANTS[seed % 4]
+    select_on = ("prob", "logit")[seed // 4 % 2]
+    normal_regions = (0, 1, 3)[seed % 3]
+    num_images = int(torch.randint(1, 6, (1,), generator=generator))
+    lengths = torch.randint(0, 7, (num_images,), generator=generator).tolist()
+    # integer logits: many ties, which both must break towards the first region
+    logits = [torch.randint(-3, 4, (n, 3), generator=generator).float().requires_grad_() for n in lengths]
+    targets = torch.randint(0, 3, (num_images,), generator=generator)
+    weights = torch.tensor([0.3, 0.7, 0.5])
+    selector = MoISelector(variant, MALIGNANT, 2, select_on)
+
+    batched = mil_loss(logits, targets, weights, selector, normal_regions)
+    reference = _reference_loss(logits, targets, weights, variant, select_on, normal_regions)
+    assert torch.allclose(batched, reference, rtol=1e-6, atol=1e-7)
+    nonempty = [i for i, n in enumerate(lengths) if n]
+    if not nonempty:
+        return
+    chosen = selector.select_per_image([logits[i] for i in nonempty], targets[nonempty])
+    assert chosen.tolist() == [
+        _reference_moi(logits[i], int(targets[i]), variant, select_on) for i in nonempty
+    ]
+    grads = torch.autograd.grad(batched, [x for x in logits if len(x)], allow_unused=True)
+    expected = torch.autograd.grad(reference, [x for x in logits if len(x)], allow_unused=True)
+    for g, e in zip(grads, expected):
+        assert torch.allclose(g, e, atol=1e-7)
+
+
+def test_mil_loss_normal_image_top_regions():
+    normal = LOGITS.clone().requires_grad_()
+    loss = _loss([normal], [NORMAL], [1.0, 1.0, 0.5], normal_regions=2)
+    # background probabilities 0.045, 0.42, 0.0025, 0.063: the two lowest are r2, then r0
+    expected = 0.5 * F.cross_entropy(LOGITS[[2, 0]], torch.full((2,), NORMAL))
+    assert torch.allclose(loss, expected)
+    loss.backward()
+    assert normal.grad[[1, 3]].abs().sum() == 0 and torch.all(normal.grad[[0, 2]].abs().sum(dim=1) > 0)
+
+
+def test_image_probs():
+    probs = MoISelector("most_malignant", MALIGNANT, 2).image_probs([LOGITS, torch.zeros(0, 3)])
+    assert torch.allclose(probs[0], F.softmax(LOGITS[0], dim=0)[:2])
+    assert torch.equal(probs[1], torch.zeros(2))
+
+
+def _alpha(name, value, period=2000, ramp_iters=0, max_iter=900_000):
+    return build_mil_alpha_schedule(name, value, period, ramp_iters, max_iter)
 
 
 def test_alpha_schedules():
-    step = AlphaSchedule(name="step_exp", value=1.0, period=2000)
+    step = _alpha("step_exp", 1.0)
     assert step(0) == pytest.approx(0.01) and step(1999) == pytest.approx(0.01)
     assert step(2000) == pytest.approx(1 - 0.99 * 0.9)
     assert step(4000) == pytest.approx(1 - 0.99 * 0.81)
-    assert step(10**6) == pytest.approx(1.0)
-    assert AlphaSchedule(name="static", value=0.5)(12345) == 0.5
-    linear = AlphaSchedule(name="linear", value=0.8, ramp_iters=100)
+    assert step(899_999) == pytest.approx(1.0)
+    assert _alpha("static", 0.5)(12345) == 0.5
+    linear = _alpha("linear", 0.8, ramp_iters=100, max_iter=1000)
     assert [linear(t) for t in (0, 50, 100, 500)] == pytest.approx([0.0, 0.4, 0.8, 0.8])
-    with pytest.raises(ValueError):
-        AlphaSchedule(name="cosine", value=1.0)
+    with pytest.raises(ValueError, match="WSDET.MIL.ALPHA.SCHEDULE"):
+        _alpha("cosine", 1.0)
+
+
+def test_alpha_schedule_of_the_cpu_configs():
+    step = _alpha("step_exp", 0.3, period=50, max_iter=600)
+    assert [step(t) for t in (0, 49, 50, 599)] == pytest.approx(
+        [0.3 * (1 - 0.99 * 0.9**k) for k in (0, 0, 1, 11)]
+    )
+    ramp = _alpha("linear", 1.0, ramp_iters=1000, max_iter=600)  # the ramp is cut by the end of training
+    assert [ramp(t) for t in (0, 300, 599)] == pytest.approx([0.0, 0.3, 0.599])
 
 
 def _cfg(c4: bool = False):
@@ -243,9 +339,15 @@ def test_alpha_weights_and_is_logged(model):
 
 def test_weak_proposal_count(model):
     model.train()
-    images = model.preprocess_image([_weak(1, MALIGNANT)])
-    proposals, _ = model._weak_proposals(images, model.backbone(images.tensor))
-    assert 0 < len(proposals[0]) <= 40
+    batch = [_strong(0, BENIGN), _weak(1, MALIGNANT)]
+    images = model.preprocess_image(batch)
+    with EventStorage(0):
+        proposals, losses = model.proposal_generator(
+            images, model.backbone(images.tensor), [batch[0]["instances"]]
+        )
+    assert 40 < len(proposals[0]) <= 300  # POST_NMS_TOPK_TRAIN of the box-annotated image
+    assert 0 < len(proposals[1]) <= 40  # WSDET.MIL.POST_NMS_TOPK_TRAIN of the weak one
+    assert set(losses) == {"loss_rpn_cls", "loss_rpn_loc"}
 
 
 def test_inference_returns_instances_and_image_probs(model):

@@ -18,7 +18,6 @@ from wsdet.visualization import (
     draw_detections,
     froc_band,
     make_grid,
-    normalize_heatmap,
     overlay_heatmap,
     plot_froc,
     render_overlay,
@@ -28,6 +27,7 @@ from wsdet.visualization import (
 )
 
 from conftest import REPO, unique_name
+from wsdet.modeling.cam import normalize_heatmaps
 
 RED = (255, 0, 0)
 
@@ -102,11 +102,11 @@ def test_ground_truth_in_gt_colour_under_predictions():
 
 def test_normalize_heatmap_modes():
     values = np.array([[-1.0, 0.25, 2.0]])
-    assert np.allclose(normalize_heatmap(values, "absolute"), [[0.0, 0.25, 1.0]])
-    assert np.allclose(normalize_heatmap(values, "minmax"), [[0.0, 1.25 / 3, 1.0]])
-    assert np.allclose(normalize_heatmap(np.full((2, 2), 7.0), "minmax"), 0.0)
+    assert np.allclose(normalize_heatmaps(values, "absolute"), [[0.0, 0.25, 1.0]])
+    assert np.allclose(normalize_heatmaps(values, "minmax"), [[0.0, 1.25 / 3, 1.0]])
+    assert np.allclose(normalize_heatmaps(np.full((2, 2), 7.0), "minmax"), 0.0)
     with pytest.raises(ValueError):
-        normalize_heatmap(values, "sigmoid")
+        normalize_heatmaps(values, "sigmoid")
 
 
 def test_absolute_and_minmax_differ_on_a_low_map():

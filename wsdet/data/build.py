@@ -158,7 +158,7 @@ def build_wsdet_train_loader(
     loader_cfg = cfg.WSDET.DATALOADER
     if loader_cfg.ON_IMAGE_ERROR not in ON_IMAGE_ERROR:
         raise ValueError(
-            f"cfg.WSDET.DATALOADER.ON_IMAGE_ERROR must be one of {ON_IMAGE_ERROR}, "
+            f"WSDET.DATALOADER.ON_IMAGE_ERROR must be one of {ON_IMAGE_ERROR}, "
             f"got {loader_cfg.ON_IMAGE_ERROR!r}"
         )
     skip = loader_cfg.ON_IMAGE_ERROR == "skip"

@@ -64,7 +64,7 @@ class StrongWeakBatchSampler(Sampler):
         world_size: Optional[int] = None,
     ):
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+            raise ValueError(f"mode must be one of {MODES} (WSDET.DATALOADER.MODE), got {mode!r}")
         self.rank = comm.get_rank() if rank is None else rank
         self.world_size = comm.get_world_size() if world_size is None else world_size
         for what, per_step, pool in (

@@ -1,4 +1,4 @@
-"""Heatmap helpers shared by the heatmap metrics: per-map min-max normalization, boxes as masks.
+"""Heatmap helpers shared by the heatmap metrics: boxes and segmentations as masks.
 
 Heatmap pixel (row r, column c) covers the continuous square [c, c+1) x [r, r+1); boxes given for a
 heatmap are XYXY in those coordinates.
@@ -11,13 +11,6 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from .tables import BoxTable
-
-
-def minmax_normalize(heatmap: np.ndarray) -> np.ndarray:
-    """Rescale a map to [0, 1] (Choe et al. 2020); a constant map becomes all zeros."""
-    heatmap = np.asarray(heatmap, dtype=np.float32)
-    low, high = heatmap.min(), heatmap.max()
-    return (heatmap - low) / (high - low) if high > low else np.zeros_like(heatmap)
 
 
 def boxes_to_mask(boxes: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:

@@ -12,8 +12,8 @@ from typing import Dict, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..modeling.cam.postprocessing import normalize_heatmaps
 from .box_ops import box_iou
-from .heatmap_ops import minmax_normalize
 from .tables import BoxTable
 
 CAM_THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.01), 2)  # the reference sweep (interval 0.01)
@@ -53,7 +53,7 @@ def best_box_iou(
     """
     best = np.zeros((len(heatmaps), len(thresholds)))
     for i, (heatmap, gt_boxes) in enumerate(zip(heatmaps, gt.boxes_per_image(len(heatmaps)))):
-        boxes, slot = contour_boxes(minmax_normalize(heatmap), thresholds)
+        boxes, slot = contour_boxes(normalize_heatmaps(heatmap, "minmax"), thresholds)
         if len(boxes) and len(gt_boxes):
             np.maximum.at(best[i], slot, box_iou(boxes[:, None], gt_boxes[None]).max(axis=1))
     return best

@@ -17,8 +17,8 @@ from typing import Dict, Sequence
 
 import numpy as np
 
+from ..modeling.cam.postprocessing import normalize_heatmaps
 from .curves import ap_from_counts
-from .heatmap_ops import minmax_normalize
 from .maxboxacc import CAM_THRESHOLDS
 
 
@@ -58,7 +58,7 @@ def pixel_counts(
     overlap, predicted = np.zeros((n, n_thr), dtype=np.int64), np.zeros((n, n_thr), dtype=np.int64)
     positive, total = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     for i, (heatmap, mask) in enumerate(zip(heatmaps, masks)):
-        values = minmax_normalize(heatmap) if normalize else np.asarray(heatmap, dtype=np.float32)
+        values = normalize_heatmaps(heatmap, "minmax") if normalize else np.asarray(heatmap, dtype=np.float32)
         # level = number of thresholds <= value: the pixel is predicted at thresholds[:level]
         level = np.searchsorted(thresholds, values.ravel(), side="right")
         mask = np.asarray(mask, dtype=bool).ravel()

@@ -1,19 +1,11 @@
 """wsdet models. Importing this package registers them in Detectron2's registries."""
+from types import ModuleType as _ModuleType
+
 from . import cam  # noqa: F401  (registers the CAM meta-architectures, heads and pooling operators)
-from .alpha_schedule import AlphaSchedule
-from .mil_loss import MOI_VARIANTS, image_label_targets, mil_loss, moi_probs, select_moi
+from .mil_loss import MOI_VARIANTS, MoISelector, image_label_targets, mil_loss, stack_image_labels
 from .mil_rcnn import WSDetMILRCNN
 from .mil_roi_heads import MILRes5ROIHeads, MILROIHeads, MILROIHeadsMixin
+from .mil_rpn import MILRPN
+from .schedules import IterationSchedule, build_mil_alpha_schedule, milestone_scheduler, ramp_scheduler
 
-__all__ = [
-    "AlphaSchedule",
-    "MOI_VARIANTS",
-    "image_label_targets",
-    "mil_loss",
-    "moi_probs",
-    "select_moi",
-    "WSDetMILRCNN",
-    "MILROIHeads",
-    "MILRes5ROIHeads",
-    "MILROIHeadsMixin",
-]
+__all__ = [k for k, v in globals().items() if not k.startswith("_") and not isinstance(v, _ModuleType)]

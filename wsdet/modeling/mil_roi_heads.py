@@ -7,7 +7,7 @@ from detectron2.config import configurable
 from detectron2.modeling.roi_heads import ROI_HEADS_REGISTRY, Res5ROIHeads, StandardROIHeads
 from detectron2.structures import ImageList, Instances
 
-from .mil_loss import MOI_VARIANTS, image_label_targets, mil_loss, moi_probs
+from .mil_loss import MoISelector, image_label_targets, mil_loss
 
 __all__ = ["MILROIHeadsMixin", "MILROIHeads", "MILRes5ROIHeads"]
 
@@ -28,32 +28,31 @@ class MILROIHeadsMixin:
     def __init__(
         self,
         *,
-        moi_variant: str,
-        malignant_class: int,
-        select_on_logits: bool,
+        moi_selector: MoISelector,
         mil_class_weights: List[float],
+        normal_regions: int = 0,
         **kwargs,
     ):
         """
         Args:
-            moi_variant: how a weak image's mass of interest is chosen, see
-                :func:`wsdet.modeling.mil_loss.select_moi`.
-            malignant_class: contiguous id of the malignant class.
-            select_on_logits: rank regions by logits instead of probabilities.
+            moi_selector: how a weak image's mass of interest is chosen.
             mil_class_weights: K + 1 CE weights of weak images per target (lesion classes, then
                 normal; a normal weight of 0 ignores normal images).
+            normal_regions: regions of a normal weak image pushed to background, its most abnormal
+                ones (0 = all), see :func:`mil_loss`.
             kwargs: arguments of the Detectron2 ROI heads class.
         """
         super().__init__(**kwargs)
-        if moi_variant not in MOI_VARIANTS:
-            raise ValueError(f"Unknown MoI variant {moi_variant!r}; expected {MOI_VARIANTS}.")
+        if moi_selector.num_classes != self.num_classes:
+            raise ValueError(f"The MoI selector has {moi_selector.num_classes} classes, the heads {self.num_classes}.")
         if len(mil_class_weights) != self.num_classes + 1:
-            raise ValueError(f"Expected {self.num_classes + 1} MIL class weights.")
-        if not 0 <= malignant_class < self.num_classes:
-            raise ValueError(f"malignant_class must be in [0, {self.num_classes}).")
-        self.moi_variant = moi_variant
-        self.malignant_class = malignant_class
-        self.select_on_logits = select_on_logits
+            raise ValueError(
+                f"Expected {self.num_classes} MIL class weights (WSDET.MIL.CLASS_WEIGHTS), one per lesion class."
+            )
+        if normal_regions < 0:
+            raise ValueError(f"WSDET.MIL.NORMAL_REGIONS must be >= 0, got {normal_regions}.")
+        self.moi_selector = moi_selector
+        self.normal_regions = normal_regions
         self.register_buffer(
             "mil_class_weights", torch.tensor(mil_class_weights, dtype=torch.float32), False
         )
@@ -64,14 +63,12 @@ class MILROIHeadsMixin:
         if cfg.MODEL.MASK_ON or cfg.MODEL.KEYPOINT_ON:
             raise ValueError(f"{cls.__name__} supports boxes only (MODEL.MASK_ON/KEYPOINT_ON off).")
         mil = cfg.WSDET.MIL
-        if mil.SELECT_ON not in ("prob", "logit"):
-            raise ValueError(f"WSDET.MIL.SELECT_ON must be 'prob' or 'logit': {mil.SELECT_ON!r}.")
-        lesion_weights = list(mil.CLASS_WEIGHTS) or [1.0] * cfg.MODEL.ROI_HEADS.NUM_CLASSES
+        num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+        lesion_weights = list(mil.CLASS_WEIGHTS) or [1.0] * num_classes
         ret.update(
-            moi_variant=mil.MOI,
-            malignant_class=mil.MALIGNANT_CLASS,
-            select_on_logits=mil.SELECT_ON == "logit",
+            moi_selector=MoISelector(mil.MOI, mil.MALIGNANT_CLASS, num_classes, mil.SELECT_ON),
             mil_class_weights=lesion_weights + [mil.NORMAL_WEIGHT],
+            normal_regions=mil.NORMAL_REGIONS,
         )
         return ret
 
@@ -122,9 +119,8 @@ class MILROIHeadsMixin:
                 weak_scores,
                 image_label_targets(weak_labels),
                 self.mil_class_weights,
-                self.moi_variant,
-                self.malignant_class,
-                self.select_on_logits,
+                self.moi_selector,
+                self.normal_regions,
             )
         else:
             losses["loss_mil"] = 0.0 * scores.sum()
@@ -132,21 +128,18 @@ class MILROIHeadsMixin:
 
     def inference_with_image_probs(
         self, features: Dict[str, torch.Tensor], proposals: List[Instances]
-    ) -> Tuple[List[Instances], List[torch.Tensor]]:
+    ) -> Tuple[List[Instances], torch.Tensor]:
         """
         Detections and image-level probabilities from one box-head pass over the proposals.
 
         Returns:
             list[Instances]: the detections of each image, as :meth:`forward` in inference.
-            list[Tensor]: (K,) probabilities of each image, see :func:`moi_probs`.
+            Tensor: (N, K) probabilities of the images, see :meth:`MoISelector.image_probs`.
         """
         assert not self.training
         predictions = self._box_predictions(features, proposals)
         instances, _ = self.box_predictor.inference(predictions, proposals)
-        image_probs = [
-            moi_probs(scores, self.moi_variant, self.malignant_class, self.select_on_logits)
-            for scores in predictions[0].split([len(p) for p in proposals])
-        ]
+        image_probs = self.moi_selector.image_probs(predictions[0].split([len(p) for p in proposals]))
         return instances, image_probs
 
 

@@ -1,4 +1,5 @@
 """Pictures of wsdet results: image overlays (boxes, heatmaps), PNG grids and FROC plots."""
+from types import ModuleType as _ModuleType
 
 from .curves import froc_band, plot_froc
 from .overlays import (
@@ -8,7 +9,6 @@ from .overlays import (
     draw_boxes,
     draw_detections,
     make_grid,
-    normalize_heatmap,
     overlay_heatmap,
     render_overlay,
     save_grid,
@@ -16,19 +16,4 @@ from .overlays import (
     write_png,
 )
 
-__all__ = [
-    "CLASS_COLORS",
-    "GT_COLOR",
-    "colormap_lut",
-    "draw_boxes",
-    "draw_detections",
-    "froc_band",
-    "make_grid",
-    "normalize_heatmap",
-    "overlay_heatmap",
-    "plot_froc",
-    "render_overlay",
-    "save_grid",
-    "to_rgb",
-    "write_png",
-]
+__all__ = [k for k, v in globals().items() if not k.startswith("_") and not isinstance(v, _ModuleType)]

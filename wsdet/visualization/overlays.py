@@ -13,8 +13,7 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
-from ..evaluation.heatmap_ops import minmax_normalize
-from ..modeling.cam.heatmap_to_boxes import NORMALIZATIONS
+from ..modeling.cam.postprocessing import normalize_heatmaps
 
 __all__ = [
     "CLASS_COLORS",
@@ -23,7 +22,6 @@ __all__ = [
     "draw_boxes",
     "draw_detections",
     "make_grid",
-    "normalize_heatmap",
     "overlay_heatmap",
     "render_overlay",
     "save_grid",
@@ -70,16 +68,6 @@ def colormap_lut(name: str) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, 0, ::-1])
 
 
-def normalize_heatmap(heatmap: np.ndarray, mode: str = "absolute") -> np.ndarray:
-    """A float32 map in [0, 1]: ``"absolute"`` clips the values (e.g. probabilities) to [0, 1],
-    ``"minmax"`` rescales this map's minimum to 0 and maximum to 1 (a constant map gives zeros)."""
-    if mode == "absolute":
-        return np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
-    if mode == "minmax":
-        return minmax_normalize(heatmap)
-    raise ValueError(f"heatmap normalization must be one of {NORMALIZATIONS}, got {mode!r}")
-
-
 def overlay_heatmap(
     image: np.ndarray,
     heatmap: np.ndarray,
@@ -97,7 +85,7 @@ def overlay_heatmap(
         heatmap: (h, w) map, bilinearly resized to the image size if it differs.
         cmap: colormap name (see :func:`colormap_lut`).
         alpha: opacity of the colour map, in [0, 1].
-        normalize: "absolute" or "minmax" (see :func:`normalize_heatmap`).
+        normalize: "absolute" or "minmax" (see :func:`wsdet.modeling.cam.normalize_heatmaps`).
         weight_by_value: opacity ``alpha x value`` per pixel, so that the image shows through where
             the map is low; False: the same opacity ``alpha`` everywhere.
     """
@@ -106,7 +94,7 @@ def overlay_heatmap(
     values = np.asarray(heatmap, dtype=np.float32)
     if values.shape != (height, width):
         values = cv2.resize(values, (width, height), interpolation=cv2.INTER_LINEAR)
-    values = normalize_heatmap(values, normalize)
+    values = normalize_heatmaps(values, normalize)
     colors = colormap_lut(cmap)[np.rint(values * 255).astype(np.uint8)].astype(np.float32)
     opacity = alpha * values[..., None] if weight_by_value else np.float32(alpha)
     return np.rint(rgb * (1.0 - opacity) + colors * opacity).astype(np.uint8)

@@ -1,5 +1,6 @@
 """CAM-style weakly supervised classifiers that localize (STL, PCAM, InfoMask, positive-CAM, pooling
 baselines), their meta-architecture, and image-level branches for detectors."""
+from types import ModuleType as _ModuleType
 
 from .attention_mining import AttentionMining
 from .heads import CAM_HEAD_REGISTRY, CAMHead, PooledCAMHead, build_cam_head
@@ -12,34 +13,7 @@ from .meta_arch import WSDetCAMClassifier
 from .pcam import PCAMPool
 from .pooling import WSDET_POOLING_REGISTRY, GlobalPool, build_pooling
 from .positive_cam import PositiveCAMHead, positive_cam
-from .postprocess import resize_heatmaps
-from .stl import STLAlphaSchedule, STLHead
+from .postprocessing import HEATMAP_NORMALIZATIONS, normalize_heatmaps, resize_heatmaps
+from .stl import STLHead, build_stl_alpha_schedule
 
-__all__ = [
-    "AttentionMining",
-    "CAM_HEAD_REGISTRY",
-    "CAMHead",
-    "GeneralizedRCNNWithImageBranch",
-    "GlobalPool",
-    "HeatmapBoxExtractor",
-    "ImageBranchMixin",
-    "InfoMaskHead",
-    "MaskDecoder",
-    "PCAMPool",
-    "PooledCAMHead",
-    "PositiveCAMHead",
-    "STLAlphaSchedule",
-    "STLHead",
-    "WSDET_POOLING_REGISTRY",
-    "WSDetCAMClassifier",
-    "WSDetMILRCNNWithImageBranch",
-    "build_cam_head",
-    "build_pooling",
-    "class_mask_targets",
-    "gaussian_kl",
-    "heatmap_to_boxes",
-    "image_classification_loss",
-    "infomask_mask",
-    "positive_cam",
-    "resize_heatmaps",
-]
+__all__ = [k for k, v in globals().items() if not k.startswith("_") and not isinstance(v, _ModuleType)]

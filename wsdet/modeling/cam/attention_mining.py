@@ -9,17 +9,12 @@ from torch import nn
 
 from detectron2.config import CfgNode, configurable
 
-__all__ = ["ACCURACY_MODES", "AttentionMining", "minmax_normalize_maps", "soft_mask"]
+from .postprocessing import normalize_heatmaps
+
+__all__ = ["ACCURACY_MODES", "AttentionMining", "soft_mask"]
 
 # Values of WSDET.CAM.ATTENTION_MINING.ACCURACY.
 ACCURACY_MODES = ("balanced", "per_label")
-
-
-def minmax_normalize_maps(maps: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Rescale each (H, W) map of a (N, K, H, W) tensor to [0, 1] (differentiable)."""
-    low = maps.amin(dim=(2, 3), keepdim=True)
-    high = maps.amax(dim=(2, 3), keepdim=True)
-    return (maps - low) / (high - low + eps)
 
 
 def soft_mask(attention: torch.Tensor, sigma: float, omega: float) -> torch.Tensor:
@@ -119,7 +114,7 @@ class AttentionMining(nn.Module):
         with torch.no_grad():
             accuracy = self.batch_accuracy(probs, labels)
             self.running_accuracy.mul_(self.momentum).add_((1 - self.momentum) * accuracy)
-        attention = (minmax_normalize_maps(heatmaps) * labels[:, :, None, None]).amax(dim=1, keepdim=True)
+        attention = (normalize_heatmaps(heatmaps, "minmax") * labels[:, :, None, None]).amax(dim=1, keepdim=True)
         attention = F.interpolate(attention, size=images.shape[-2:], mode="bilinear", align_corners=False)
         erased = images - soft_mask(attention, self.sigma, self.omega) * images
         erased_probs = classify(erased)

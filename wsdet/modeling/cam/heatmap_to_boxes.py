@@ -10,9 +10,10 @@ from scipy import ndimage
 from detectron2.config import CfgNode, configurable
 from detectron2.structures import Boxes, Instances
 
+from .postprocessing import HEATMAP_NORMALIZATIONS, normalize_heatmaps
+
 __all__ = ["heatmap_to_boxes", "HeatmapBoxExtractor"]
 
-NORMALIZATIONS = ("absolute", "minmax")
 COMPONENTS = ("largest", "all")
 STATISTICS = ("max", "mean")
 
@@ -69,8 +70,10 @@ class HeatmapBoxExtractor:
         statistic: str = "max",
         max_detections: int = 100,
     ):
-        if normalize not in NORMALIZATIONS:
-            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+        if normalize not in HEATMAP_NORMALIZATIONS:
+            raise ValueError(
+                f"WSDET.CAM.BOXES.NORMALIZE must be one of {HEATMAP_NORMALIZATIONS}, got {normalize!r}"
+            )
         self.normalize = normalize
         self.threshold = threshold
         self.components = components
@@ -89,11 +92,7 @@ class HeatmapBoxExtractor:
         }
 
     def __call__(self, heatmaps: torch.Tensor, probs: torch.Tensor) -> Instances:
-        maps = heatmaps.detach().float().cpu()
-        if self.normalize == "minmax":
-            low = maps.amin(dim=(1, 2), keepdim=True)
-            span = maps.amax(dim=(1, 2), keepdim=True) - low
-            maps = torch.where(span > 0, (maps - low) / span.clamp(min=1e-12), torch.zeros_like(maps))
+        maps = normalize_heatmaps(heatmaps.detach().float().cpu(), self.normalize)
         probs = probs.detach().float().cpu().numpy()
         boxes, scores, classes = [], [], []
         for c, heatmap in enumerate(maps.numpy()):

@@ -33,7 +33,7 @@ from detectron2.structures import ImageList
 from ..mil_loss import stack_image_labels
 from ..mil_rcnn import WSDetMILRCNN
 from .heads import CAMHead, build_cam_head
-from .postprocess import resize_heatmaps
+from .postprocessing import resize_heatmaps
 
 __all__ = ["ImageBranchMixin", "GeneralizedRCNNWithImageBranch", "WSDetMILRCNNWithImageBranch"]
 

@@ -16,7 +16,7 @@ from .attention_mining import AttentionMining
 from .heads import CAMHead, build_cam_head
 from .heatmap_to_boxes import HeatmapBoxExtractor
 from .mask_decoder import MaskDecoder
-from .postprocess import resize_heatmaps
+from .postprocessing import resize_heatmaps
 
 __all__ = ["WSDetCAMClassifier"]
 

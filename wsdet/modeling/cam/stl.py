@@ -7,36 +7,36 @@ from torch import nn
 from detectron2.config import configurable
 from detectron2.utils.events import get_event_storage
 
+from ..schedules import IterationSchedule, milestone_scheduler, ramp_scheduler
 from .heads import CAM_HEAD_REGISTRY, CAMHead
 from .pooling import GlobalPool, build_pooling
 
-__all__ = ["STLAlphaSchedule", "STLHead"]
+__all__ = ["STLHead", "build_stl_alpha_schedule"]
 
 
-class STLAlphaSchedule:
+STL_ALPHA_SCHEDULES = ("step", "linear")
+
+
+def build_stl_alpha_schedule(
+    alphas: Sequence[float], schedule: str, switch_iter: int, max_iter: int
+) -> IterationSchedule:
     """
     alpha(t) of ``(1 - alpha) CE_cls + alpha CE_loc``: ``alphas[0]`` early, ``alphas[1]`` late.
 
     * ``"step"``: switches at iteration ``switch_iter`` (paper: after 60 epochs);
     * ``"linear"``: rises linearly from ``alphas[0]`` at t=0 to ``alphas[1]`` at ``switch_iter``.
     """
-
-    SCHEDULES = ("step", "linear")
-
-    def __init__(self, alphas: Sequence[float], schedule: str, switch_iter: int):
-        if schedule not in self.SCHEDULES:
-            raise ValueError(f"Unknown STL alpha schedule {schedule!r}; expected one of {self.SCHEDULES}")
-        if len(alphas) != 2:
-            raise ValueError(f"STL needs (early, late) alphas, got {alphas}")
-        self.early, self.late = alphas
-        self.schedule = schedule
-        self.switch_iter = switch_iter
-
-    def __call__(self, iteration: int) -> float:
-        if self.schedule == "step" or self.switch_iter <= 0:
-            return self.late if iteration >= self.switch_iter else self.early
-        progress = min(max(iteration, 0) / self.switch_iter, 1.0)
-        return self.early + (self.late - self.early) * progress
+    if schedule not in STL_ALPHA_SCHEDULES:
+        raise ValueError(
+            f"Unknown STL alpha schedule {schedule!r} (WSDET.CAM.STL.ALPHA_SCHEDULE); expected one of "
+            f"{STL_ALPHA_SCHEDULES}"
+        )
+    if len(alphas) != 2:
+        raise ValueError(f"STL needs (early, late) alphas (WSDET.CAM.STL.ALPHA), got {alphas}")
+    early, late = alphas
+    if schedule == "step":
+        return IterationSchedule(milestone_scheduler([early, late], [switch_iter], max_iter), max_iter)
+    return IterationSchedule(ramp_scheduler(early, late, switch_iter, max_iter), max_iter)
 
 
 @CAM_HEAD_REGISTRY.register()
@@ -55,7 +55,7 @@ class STLHead(CAMHead):
         in_channels: int,
         fc_dim: int,
         pooling: GlobalPool,
-        alpha_schedule: STLAlphaSchedule,
+        alpha_schedule: IterationSchedule,
         **kwargs,
     ):
         """
@@ -85,7 +85,7 @@ class STLHead(CAMHead):
             in_channels=input_shape.channels,
             fc_dim=stl.FC_DIM,
             pooling=build_pooling(cfg, num_outputs),
-            alpha_schedule=STLAlphaSchedule(stl.ALPHA, stl.ALPHA_SCHEDULE, stl.SWITCH_ITER),
+            alpha_schedule=build_stl_alpha_schedule(stl.ALPHA, stl.ALPHA_SCHEDULE, stl.SWITCH_ITER, cfg.SOLVER.MAX_ITER),
         )
         return ret
 
