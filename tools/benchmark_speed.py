@@ -42,7 +42,7 @@ from wsdet.data.image_io import read_image
 from wsdet.data.synthetic import BUS_SPEC, render_bus_image
 from wsdet.data.synthetic.bus import BUS_KINDS
 from wsdet.data.synthetic.common import write_dicom
-from wsdet.engine.setup import build_config
+from wsdet.engine.defaults import build_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTIONS = ("mil", "cam", "inference", "io")

@@ -19,7 +19,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from wsdet.engine.setup import add_dataset_arguments, register_cli_datasets
+from wsdet.engine.defaults import add_dataset_arguments, register_cli_datasets
 from wsdet.evaluation import (
     corloc_outcomes,
     corloc_pvalue,

@@ -47,7 +47,7 @@ from detectron2.utils.logger import setup_logger
 from wsdet.data import DatasetFormatError
 from wsdet.data.image_io import DICOM_EXTENSIONS, ImageReadError, is_dicom, read_image
 from wsdet.engine import WSDetCheckpointer
-from wsdet.engine.setup import add_dataset_arguments, build_config, register_cli_datasets
+from wsdet.engine.defaults import add_dataset_arguments, build_config, register_cli_datasets
 from wsdet.modeling.cam import CAMHead
 from wsdet.visualization import render_overlay, save_grid
 

@@ -25,7 +25,7 @@ from wsdet.engine.self_training import (
     select_pseudo_labels,
     write_pseudo_label_jsons,
 )
-from wsdet.engine.setup import add_dataset_arguments, register_cli_datasets, setup, training_datasets
+from wsdet.engine.defaults import add_dataset_arguments, register_cli_datasets, setup, training_datasets
 
 logger = logging.getLogger("wsdet.self_train")
 

@@ -17,7 +17,7 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from wsdet.engine import WSDetCheckpointer, WSDetTrainer
-from wsdet.engine.setup import add_dataset_arguments, register_cli_datasets, setup
+from wsdet.engine.defaults import add_dataset_arguments, register_cli_datasets, setup
 
 
 def main(args):

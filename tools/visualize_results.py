@@ -33,7 +33,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.utils.logger import setup_logger
 
 from wsdet.data.image_io import read_image
-from wsdet.engine.setup import add_dataset_arguments, register_cli_datasets
+from wsdet.engine.defaults import add_dataset_arguments, register_cli_datasets
 from wsdet.evaluation import (
     BoxTable,
     GroundTruth,

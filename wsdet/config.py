@@ -39,6 +39,10 @@ def add_wsdet_config(cfg: CN) -> None:
     # Heatmaps are kept at most this many pixels a side for the heatmap metrics.
     _C.WSDET.EVAL.HEATMAP_SIZE = 64
 
+    _C.WSDET.SOLVER = CN()
+    # Stop training when the total loss exceeds this (weights exploding without a NaN).
+    _C.WSDET.SOLVER.MAX_LOSS = 1e4
+
     _add_mil_config(_C)
     _add_cam_config(_C)
     _add_reliability_config(_C)

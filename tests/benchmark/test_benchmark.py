@@ -74,7 +74,7 @@ def test_shortened_schedules_are_accepted_by_detectron2(iterations):
     from detectron2.solver import build_lr_scheduler
 
     from wsdet.engine.config_checks import check_config
-    from wsdet.engine.setup import build_config
+    from wsdet.engine.defaults import build_config
 
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     for run in {r.config: r for runs in SUITES.values() for r in runs}.values():

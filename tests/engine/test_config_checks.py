@@ -5,7 +5,7 @@ import os
 import pytest
 
 from wsdet.engine import ConfigError, WSDetTrainer, check_config
-from wsdet.engine.setup import build_config
+from wsdet.engine.defaults import build_config
 from conftest import REPO, instant_opts, unique_name
 from wsdet.data import register_wsdet_coco
 

@@ -17,7 +17,7 @@ from detectron2.utils.events import EventStorage
 from conftest import REPO, instant_opts, unique_name
 from wsdet.data import StrongWeakBatchSampler, register_wsdet_coco
 from wsdet.engine import WSDetCheckpointer, WSDetTrainer
-from wsdet.engine.setup import build_config
+from wsdet.engine.defaults import build_config
 
 pytestmark = pytest.mark.slow
 

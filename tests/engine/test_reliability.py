@@ -1,8 +1,10 @@
 """Faults: atomic and safe checkpoints, non-finite losses, unreadable images, bad datasets, kill + resume."""
 import datetime
+import json
 import logging
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -20,8 +22,8 @@ from wsdet import add_wsdet_config
 from wsdet.data import build_wsdet_train_loader, register_wsdet_coco
 from wsdet.data.build import SkipReportingLoader
 from wsdet.data.image_io import ImageReadError
-from wsdet.engine import UnsafeCheckpointError, WSDetCheckpointer, check_finite_losses
-from wsdet.engine.train_loop import CheckedSimpleTrainer
+from detectron2.engine import SimpleTrainer
+from wsdet.engine import UnsafeCheckpointError, WSDetCheckpointer, add_loss_check, check_losses
 
 # ---------------------------------------------------------------- checkpoints
 
@@ -93,11 +95,18 @@ def test_malicious_pkl_not_executed(tmp_path):
 # ---------------------------------------------------------------- non-finite losses
 
 
-def test_check_finite_losses_names_term():
+def test_check_losses_names_term():
     losses = {"loss_cls": torch.tensor(0.7), "loss_mil": torch.tensor(float("nan"))}
     with pytest.raises(FloatingPointError, match=r"^loss_mil is nan at iteration 123 \(rank 0\)"):
-        check_finite_losses(losses, 123)
-    check_finite_losses({"loss_cls": torch.tensor(0.7)}, 0)
+        check_losses(losses, 123)
+    check_losses({"loss_cls": torch.tensor(0.7)}, 0)
+
+
+def test_check_losses_bounds_the_total():
+    losses = {"loss_cls": torch.tensor(3e3), "loss_mil": torch.tensor(8e3)}
+    with pytest.raises(FloatingPointError, match=r"total loss 1.1e\+04 exceeds WSDET.SOLVER.MAX_LOSS \(10000\)"):
+        check_losses(losses, 7, max_loss=1e4)
+    check_losses(losses, 7, max_loss=2e4)
 
 
 class _DivergesAt(torch.nn.Module):
@@ -114,7 +123,8 @@ class _DivergesAt(torch.nn.Module):
 def test_trainer_stops_at_non_finite_loss_before_the_update():
     model = _DivergesAt(2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    trainer = CheckedSimpleTrainer(model, iter(lambda: [{}], None), optimizer)
+    add_loss_check(model)
+    trainer = SimpleTrainer(model, iter(lambda: [{}], None), optimizer)
     with pytest.raises(FloatingPointError, match="loss_mil is inf at iteration 2"):
         trainer.train(0, 5)
     assert torch.allclose(model.w, torch.full((2,), 1 - 2 * 0.11))  # 2 updates, not the third
@@ -283,3 +293,45 @@ def test_killed_run_resumes_exactly(tmp_path, tiny_coco):
     for i, state in opt_a["state"].items():
         assert torch.equal(state["momentum_buffer"], opt_b["state"][i]["momentum_buffer"])
     assert a["trainer"]["hooks"] == b["trainer"]["hooks"]  # LR scheduler state
+
+
+# ---------------------------------------------------------------- divergence and resuming with a new LR
+
+
+@pytest.fixture
+def joint_run(tmp_path, tiny_coco):
+    """``--config-file`` and dataset arguments of a tiny joint run."""
+    strong_json, root, _ = tiny_coco(strong=True, num_images=6)
+    weak_json, _, _ = tiny_coco(strong=False, num_images=6)
+    return [
+        "--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"),
+        "--dataset", "t_strong", strong_json, root, "--weak-dataset", "t_weak", weak_json, root,
+        "DATASETS.TRAIN", "('t_strong','t_weak')", "DATASETS.TEST", "()", *TINY,
+    ]
+
+
+@pytest.mark.slow
+def test_exploding_weights_stop_training(tmp_path, joint_run):
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, TRAIN_NET, *joint_run, "SOLVER.BASE_LR", "100.0", "SOLVER.MAX_ITER", "20",
+         "SOLVER.CLIP_GRADIENTS.ENABLED", "False", "OUTPUT_DIR", str(out)],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode != 0
+    assert re.search(r"exceeds WSDET.SOLVER.MAX_LOSS|is (nan|inf) at iteration", result.stderr + result.stdout)
+    assert not (out / "model_final.pth").exists()
+
+
+@pytest.mark.slow
+def test_resume_uses_the_new_base_lr(tmp_path, joint_run):
+    out = tmp_path / "out"
+    schedule = ["SOLVER.WARMUP_ITERS", "0", "SOLVER.CHECKPOINT_PERIOD", "2", "OUTPUT_DIR", str(out)]
+    _train_net([*joint_run, *schedule, "SOLVER.MAX_ITER", "2", "SOLVER.BASE_LR", "0.001"], cwd=str(tmp_path))
+    log = _train_net(
+        ["--resume", *joint_run, *schedule, "SOLVER.MAX_ITER", "4", "SOLVER.BASE_LR", "0.004"], cwd=str(tmp_path)
+    )
+    assert "instead of the checkpoint's 0.001" in log
+    with open(out / "metrics.json") as f:
+        lrs = {m["iteration"]: m["lr"] for m in map(json.loads, f) if "lr" in m}
+    assert lrs[1] == pytest.approx(0.001) and lrs[3] == pytest.approx(0.004)  # the last step of each run

@@ -11,7 +11,7 @@ from detectron2.structures import Boxes, Instances, PolygonMasks
 from detectron2.utils.events import EventStorage
 
 from conftest import CONFIGS, instant_opts
-from wsdet.engine.setup import build_config
+from wsdet.engine.defaults import build_config
 from wsdet.modeling.cam import AttentionMining, class_mask_targets
 from wsdet.modeling.cam.mask_decoder import balanced_mse
 

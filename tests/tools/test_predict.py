@@ -14,7 +14,7 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
 from pydicom.data import get_testdata_files
 
-from wsdet.engine.setup import build_config
+from wsdet.engine.defaults import build_config
 
 from conftest import REPO, TOOLS, dump, instant_opts, make_coco, write_image
 

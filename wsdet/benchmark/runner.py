@@ -24,7 +24,7 @@ from detectron2.data import MetadataCatalog
 
 from ..data.converters import keep_fraction, write_json
 from ..data.registration import datasets_root
-from ..engine.setup import build_config, training_datasets
+from ..engine.defaults import build_config, training_datasets
 from .specs import MethodRun
 
 __all__ = ["RunResult", "BenchmarkRunner", "slugify"]

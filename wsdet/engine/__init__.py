@@ -1,16 +1,10 @@
+"""Training and evaluation with Detectron2's trainer: wsdet's trainer, checkpoints, config checks."""
+from types import ModuleType as _ModuleType
+
 from .checkpoint import UnsafeCheckpointError, WSDetCheckpointer
 from .config_checks import ConfigError, check_config
 from .distributed import broadcast_buffers, create_ddp_model
-from .train_loop import check_finite_losses
+from .loss_checks import add_loss_check, check_losses
 from .trainer import WSDetTrainer
 
-__all__ = [
-    "ConfigError",
-    "UnsafeCheckpointError",
-    "WSDetCheckpointer",
-    "WSDetTrainer",
-    "broadcast_buffers",
-    "check_config",
-    "check_finite_losses",
-    "create_ddp_model",
-]
+__all__ = [k for k, v in globals().items() if not k.startswith("_") and not isinstance(v, _ModuleType)]

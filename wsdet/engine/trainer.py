@@ -7,7 +7,7 @@ from typing import List, Optional
 import torch
 from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog, build_detection_test_loader
-from detectron2.engine import DefaultTrainer, HookBase, TrainerBase
+from detectron2.engine import AMPTrainer, DefaultTrainer, HookBase, SimpleTrainer, TrainerBase
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluator, DatasetEvaluators
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
@@ -18,7 +18,7 @@ from .checkpoint import WSDetCheckpointer
 from .config_checks import check_config
 from .distributed import broadcast_buffers, create_ddp_model
 from .hooks import IterationSeeder, SkippedImagesReport
-from .train_loop import CheckedAMPTrainer, CheckedSimpleTrainer
+from .loss_checks import add_loss_check
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +45,14 @@ class WSDetTrainer(DefaultTrainer):
     * exact resumption: checkpoints (written atomically, loaded safely: :class:`WSDetCheckpointer`) hold
       the model, optimizer, scheduler and iteration; the training loader restarts at the resumed
       iteration and the random state of each step is a function of (``SEED``, rank, iteration);
-    * a non-finite loss stops training naming the loss term and iteration;
+    * a non-finite loss, or a total loss above ``WSDET.SOLVER.MAX_LOSS``, stops training before the
+      optimizer step, naming the loss terms and iteration; a resumed run uses the config's LR;
     * evaluation with the main process's BatchNorm statistics on every process.
     """
 
     def __init__(self, cfg: CfgNode):
+        # DefaultTrainer.__init__ written out: it wraps the model in DDP with device_ids=[local rank],
+        # which fails in CPU (gloo) processes, and no public method lets a subclass change that.
         TrainerBase.__init__(self)
         for name in ("detectron2", "wsdet"):
             if not logging.getLogger(name).isEnabledFor(logging.INFO):
@@ -60,10 +63,10 @@ class WSDetTrainer(DefaultTrainer):
         model = self.build_model(cfg)
         optimizer = self.build_optimizer(cfg, model)
         data_loader = self.build_train_loader(cfg)
+        self._configured_lrs = [group["lr"] for group in optimizer.param_groups]
         model = create_ddp_model(model, broadcast_buffers=False)
-        self._trainer = (CheckedAMPTrainer if cfg.SOLVER.AMP.ENABLED else CheckedSimpleTrainer)(
-            model, data_loader, optimizer
-        )
+        add_loss_check(model, cfg.WSDET.SOLVER.MAX_LOSS)
+        self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
         self.checkpointer = WSDetCheckpointer(
             model,
@@ -77,10 +80,14 @@ class WSDetTrainer(DefaultTrainer):
         self.register_hooks(self.build_hooks())
 
     def resume_or_load(self, resume: bool = True) -> None:
-        """As DefaultTrainer; a resumed run also restarts the training loader at ``start_iter``."""
+        """
+        As DefaultTrainer; a resumed run also restarts the training loader at ``start_iter`` and
+        follows the config's ``SOLVER.BASE_LR`` (and per-group factors) rather than the checkpoint's.
+        """
         super().resume_or_load(resume)
         if self.start_iter == 0:
             return
+        self._use_configured_lrs()
         if self.cfg.SEED < 0:
             logger.warning(
                 "SEED < 0: the resumed run draws a new image order and new random numbers; "
@@ -89,6 +96,22 @@ class WSDetTrainer(DefaultTrainer):
         self._trainer.reset_data_loader(
             lambda: self.build_train_loader(self.cfg, start_iter=self.start_iter)
         )
+
+    def _use_configured_lrs(self) -> None:
+        """Base LRs of the config, not of the loaded optimizer/scheduler state (which resuming restores)."""
+        optimizer = self.optimizer
+        loaded = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+        if loaded == self._configured_lrs:
+            return
+        logger.warning(
+            "Resuming with the config's base LR %g instead of the checkpoint's %g",
+            self._configured_lrs[0],
+            loaded[0],
+        )
+        for group, old, new in zip(optimizer.param_groups, loaded, self._configured_lrs):
+            group["lr"] = group["lr"] * new / old if old else new  # same schedule multiplier
+            group["initial_lr"] = new
+        self.scheduler.base_lrs = list(self._configured_lrs)
 
     def build_hooks(self) -> List[Optional[HookBase]]:
         """DefaultTrainer's hooks, after the per-step seeding (``SEED >= 0``), then the skip report."""
