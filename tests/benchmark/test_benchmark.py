@@ -11,7 +11,7 @@ from wsdet.benchmark import (
     BenchmarkRunner,
     MethodRun,
     RunResult,
-    markdown_table,
+    leaderboard_table,
     schedule_overrides,
     slugify,
     suite_runs,
@@ -83,7 +83,7 @@ def test_shortened_schedules_are_accepted_by_detectron2(iterations):
         build_lr_scheduler(cfg, optimizer)
 
 
-def test_markdown_table_shows_cis_and_leaves_out_empty_columns(tmp_path):
+def test_leaderboard_table_shows_cis_and_leaves_out_empty_columns(tmp_path):
     bus = _result("joint", "bus", strong_images=6, test={
         "bbox": {"AP50": 55.04},
         "corloc": {"official": 0.88, "official_ci_low": 0.83, "official_ci_high": 0.93,
@@ -92,10 +92,10 @@ def test_markdown_table_shows_cis_and_leaves_out_empty_columns(tmp_path):
     })
     cxr = _result("PCAM", "cxr", test={"heatmap": {"maxboxaccv2": 0.3, "iop": 0.17, "pixel_fpr": 0.19,
                                               "pixel_fnr": math.nan}})
-    table = markdown_table([bus])
+    table = leaderboard_table([bus])
     assert "| joint | 6 | 55.0 | 0.880 [0.830, 0.930] | 0.600 [0.520, 0.670] | 1.48 |" in table
     assert "MaxBoxAccV2" not in table and "IoP" not in table
-    cxr_table = markdown_table([cxr])
+    cxr_table = leaderboard_table([cxr])
     assert "0.17 / 0.19 / –" in cxr_table and "strong images" not in cxr_table
     text = write_report([bus, cxr], "header", str(tmp_path / "l.md"), str(tmp_path / "l.json"))
     assert text.index("Breast ultrasound") < text.index("Chest X-ray")

@@ -1,6 +1,5 @@
 """tools/predict.py end to end on untrained tiny models: PNG + DICOM + a corrupt file in one folder."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -9,24 +8,24 @@ import sys
 
 import cv2
 import numpy as np
+import pydicom
 import pytest
+import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
+from detectron2.structures import Boxes, Instances
 from pydicom.data import get_testdata_files
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
 from wsdet.engine.defaults import build_config
+from wsdet.engine.prediction_writer import PredictionWriter
+from wsdet.engine.predictor import dicom_uids, list_inputs
 
 from conftest import REPO, TOOLS, dump, instant_opts, make_coco, write_image
 
 PREDICT = os.path.join(TOOLS, "predict.py")
 TINY = instant_opts("rcnn")
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("predict_tool", PREDICT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -163,9 +162,10 @@ def test_cam_model_heatmap_overlays_and_failures(tmp_path, weights, inputs):
     assert coloured.mean() > 0.1, "the heatmap is drawn"
 
 
+@pytest.mark.slow
 def test_exit_status_when_every_file_fails(tmp_path, weights, inputs):
     out = tmp_path / "out"
-    status = load_tool().main(
+    result = run_predict(
         [
             "--config-file",
             os.path.join(REPO, "configs", "bus_cam.yaml"),
@@ -177,21 +177,97 @@ def test_exit_status_when_every_file_fails(tmp_path, weights, inputs):
             "MODEL.WEIGHTS",
             weights("bus_cam.yaml"),
             *TINY,
-        ]
+        ],
+        cwd=str(tmp_path),
     )
-    assert status == 1
+    assert result.returncode == 1
     assert json.loads((out / "predictions.json").read_text()) == []
     assert not (out / "overlays").exists()
 
 
-def test_list_inputs_and_overlay_names(tmp_path, inputs):
-    tool = load_tool()
-    found = tool.list_inputs([inputs, os.path.join(inputs, "notes.txt")])
-    names = [os.path.basename(p) for p in found]
+def test_list_inputs(tmp_path, inputs):
+    found, skipped = list_inputs([inputs, os.path.join(inputs, "notes.txt")])
+    names = [os.path.basename(p) for p, _ in found]
     assert names == ["a.png", "b.png", "broken.png", "ct_export", "notes.txt"]  # files given are kept
-    taken = set()
-    first = tool.overlay_path("o", "x/scan.dcm", taken)
-    second = tool.overlay_path("o", "y/scan.png", taken)
-    assert first == os.path.join("o", "overlays", "scan.png") and second == os.path.join(
-        "o", "overlays", "scan_1.png"
+    assert [i for _, i in found] == [1, 2, 3, 4, 5] and not skipped
+
+
+def test_list_inputs_folders_links_and_exclusions(tmp_path, inputs):
+    os.makedirs(os.path.join(inputs, "sub"))
+    write_image(os.path.join(inputs, "sub", "c.png"))
+    write_image(os.path.join(inputs, "sub", "c_mask.png"))
+    os.symlink(os.path.join(inputs, "gone.png"), os.path.join(inputs, "dangling.png"))
+    os.symlink(inputs, os.path.join(inputs, "sub", "loop"))
+
+    found, skipped = list_inputs([inputs], exclude=["*_mask*.png", "broken.png"])
+    assert [os.path.basename(p) for p, _ in found] == ["a.png", "b.png", "ct_export"]
+    assert skipped == {
+        os.path.join(inputs, "dangling.png"): "dangling link",
+        os.path.join(inputs, "sub"): "folder (use --recursive to read folders inside folders)",
+    }
+    found, skipped = list_inputs([inputs], recursive=True, exclude=["*_mask*.png"])
+    assert [os.path.relpath(p, inputs) for p, _ in found] == [
+        "a.png", "b.png", "broken.png", "ct_export", os.path.join("sub", "c.png")
+    ]
+    assert skipped[os.path.join(inputs, "sub", "loop")].startswith("folder already listed")
+
+
+def _output(num_boxes=2):
+    instances = Instances((48, 64))
+    instances.pred_boxes = Boxes(torch.tensor([[4.0, 5.0, 20.0, 30.0]] * num_boxes))
+    instances.scores = torch.tensor([0.9, 0.4][:num_boxes])
+    instances.pred_classes = torch.tensor([1, 0][:num_boxes])
+    return {"instances": instances, "image_probs": torch.tensor([0.2, 0.7]), "heatmaps": torch.rand(2, 48, 64)}
+
+
+def test_writer_keeps_what_was_predicted_when_the_run_stops(tmp_path):
+    out = str(tmp_path / "out")
+    with pytest.raises(RuntimeError, match="decoder crashed"):
+        with PredictionWriter(out, ["benign", "malignant"], [3, 7], True, heatmaps=True, flush_every=100) as writer:
+            writer.add("x/scan.dcm", 11, np.zeros((48, 64, 3), np.uint8), _output(), {"sop_instance_uid": "1.2.3"})
+            writer.add("y/scan.png", 12, np.zeros((48, 64, 3), np.uint8), _output(1))
+            raise RuntimeError("decoder crashed")
+    with open(os.path.join(out, "predictions.json")) as f:
+        predictions = json.load(f)
+    assert [(p["image_id"], p["category_id"]) for p in predictions] == [(11, 7), (11, 3), (12, 7)]
+    assert predictions[0]["sop_instance_uid"] == "1.2.3" and "sop_instance_uid" not in predictions[2]
+    with open(os.path.join(out, "image_probs.json")) as f:
+        assert json.load(f)["x/scan.dcm"] == pytest.approx({"benign": 0.2, "malignant": 0.7, "normal": 0.1})
+    with open(os.path.join(out, "images.json")) as f:
+        assert json.load(f)[0] == {"id": 11, "file_name": "x/scan.dcm", "height": 48, "width": 64,
+                                   "sop_instance_uid": "1.2.3"}
+    # inputs with the same stem get distinct overlay and heatmap names
+    assert sorted(os.listdir(os.path.join(out, "overlays"))) == ["scan.png", "scan_1.png"]
+    assert np.load(os.path.join(out, "heatmaps", "scan_1.npy")).shape == (2, 48, 64)
+
+
+def test_dicom_uids_on_pydicom_files():
+    ct = [p for p in get_testdata_files() if p.replace(os.sep, "/").endswith("/CT_small.dcm")][0]
+    header = pydicom.dcmread(ct, stop_before_pixels=True)
+    assert dicom_uids(ct) == {
+        "study_instance_uid": header.StudyInstanceUID,
+        "series_instance_uid": header.SeriesInstanceUID,
+        "sop_instance_uid": header.SOPInstanceUID,
+    }
+    assert dicom_uids(__file__) == {}
+
+
+@pytest.mark.slow
+def test_predictions_of_a_dataset_score_with_cocoeval(tmp_path, weights, dataset_flags):
+    flags, _ = dataset_flags
+    out = tmp_path / "out"
+    result = run_predict(
+        ["--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"), "--input-dataset", "p_test",
+         "--output", str(out), "--no-overlays", *flags, "MODEL.WEIGHTS", weights("bus_joint.yaml"), *TINY],
+        cwd=str(tmp_path),
     )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert predictions and {p["category_id"] for p in predictions} <= {3, 7}
+    gt = COCO(flags[2])
+    evaluator = COCOeval(gt, gt.loadRes(str(out / "predictions.json")), "bbox")
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+    assert 0 <= evaluator.stats[1] <= 1  # AP50 over the dataset's images (an untrained model: low)
+    assert {p["image_id"] for p in predictions} <= set(gt.getImgIds())

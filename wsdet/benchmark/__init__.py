@@ -1,19 +1,9 @@
-"""Method leaderboards on the synthetic data: what ``tools/benchmark.py`` trains, runs and reports."""
-from .report import markdown_table, write_report
+"""Benchmarks on synthetic data: method leaderboards (``tools/leaderboard.py``) and speed and memory
+(``tools/benchmark_speed.py``)."""
+from types import ModuleType as _ModuleType
+
+from .report import leaderboard_table, markdown_table, write_report
 from .runner import BenchmarkRunner, RunResult, slugify
 from .specs import QUICK_ITERS, SUITES, MethodRun, schedule_overrides, suite_runs, with_iterations, with_seeds
 
-__all__ = [
-    "BenchmarkRunner",
-    "MethodRun",
-    "QUICK_ITERS",
-    "RunResult",
-    "SUITES",
-    "markdown_table",
-    "schedule_overrides",
-    "slugify",
-    "suite_runs",
-    "with_iterations",
-    "with_seeds",
-    "write_report",
-]
+__all__ = [k for k, v in globals().items() if not k.startswith("_") and not isinstance(v, _ModuleType)]

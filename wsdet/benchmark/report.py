@@ -7,7 +7,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .runner import RunResult
 
-__all__ = ["COLUMNS", "markdown_table", "write_report"]
+__all__ = ["COLUMNS", "leaderboard_table", "markdown_table", "write_report"]
 
 Metrics = Dict[str, Dict[str, float]]
 
@@ -54,14 +54,17 @@ COLUMNS: Tuple[Tuple[str, Callable[[RunResult], str]], ...] = (
 )
 
 
-def markdown_table(results: Sequence[RunResult]) -> str:
-    """One markdown table; columns that no result fills are left out."""
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], text_columns: int = 1) -> str:
+    """A markdown table: the first ``text_columns`` columns left-aligned, the others right-aligned."""
+    aligns = ["---"] * text_columns + ["---:"] * (len(header) - text_columns)
+    return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in (header, aligns, *rows))
+
+
+def leaderboard_table(results: Sequence[RunResult]) -> str:
+    """One leaderboard table; columns that no result fills are left out."""
     rows = [[cell(r) for _, cell in COLUMNS] for r in results]
     keep = [i for i in range(len(COLUMNS)) if any(row[i].strip("– /") for row in rows)]
-    lines = ["| " + " | ".join(COLUMNS[i][0] for i in keep) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in keep) + "|"]
-    lines += ["| " + " | ".join(row[i] for i in keep) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table([COLUMNS[i][0] for i in keep], [[row[i] for i in keep] for row in rows])
 
 
 def write_report(results: Sequence[RunResult], header: str, markdown_path: str, json_path: str) -> str:
@@ -70,7 +73,7 @@ def write_report(results: Sequence[RunResult], header: str, markdown_path: str, 
     titles = {"bus": "Breast ultrasound (bus_synth_test)", "cxr": "Chest X-ray (cxr_synth_test)"}
     parts = [header]
     for family in families:
-        parts += [f"### {titles.get(family, family)}", markdown_table([r for r in results if r.family == family])]
+        parts += [f"### {titles.get(family, family)}", leaderboard_table([r for r in results if r.family == family])]
     text = "\n\n".join(parts) + "\n"
     with open(markdown_path, "w") as f:
         f.write(text)

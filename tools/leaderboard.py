@@ -17,11 +17,11 @@ A finished method is reused when the command is run again with the same options 
 retrains); a method that fails is reported and the others go on.
 
 Examples:
-    python tools/benchmark.py --quick                       # every method, a few iterations (CPU)
-    python tools/benchmark.py --suite bus-study             # the BUS study at the configs' lengths
-    python tools/benchmark.py --suite cxr --only PCAM LSE --iterations 300
-    python tools/benchmark.py --suite cxr-study --iterations 300   # positive-CAM / InfoMask variants
-    python tools/benchmark.py --suite bus-defaults --seeds 0 1 2    # default candidates over 3 seeds
+    python tools/leaderboard.py --quick                       # every method, a few iterations (CPU)
+    python tools/leaderboard.py --suite bus-study             # the BUS study at the configs' lengths
+    python tools/leaderboard.py --suite cxr --only PCAM LSE --iterations 300
+    python tools/leaderboard.py --suite cxr-study --iterations 300   # positive-CAM / InfoMask variants
+    python tools/leaderboard.py --suite bus-defaults --seeds 0 1 2    # default candidates over 3 seeds
 """
 
 import argparse
@@ -96,7 +96,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             failed.append(run.name)
     mode = "quick" if args.quick else (f"{args.iterations} iterations" if args.iterations else "config lengths")
     header = (
-        f"Command: `{shlex.join(['python', 'tools/benchmark.py', *(argv if argv is not None else sys.argv[1:])])}` "
+        f"Command: `{shlex.join(['python', 'tools/leaderboard.py', *(argv if argv is not None else sys.argv[1:])])}` "
         f"({mode}); machine: {machine_summary()}; "
         f"{(time.perf_counter() - start) / 60:.1f} min in all (reused runs count 0)."
         + (f" Failed: {', '.join(failed)}." if failed else "")
