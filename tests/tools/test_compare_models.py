@@ -1,19 +1,19 @@
 """tools/compare_models.py on hand-made detections: CorLoc of two models and the paired p-value."""
-import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from conftest import REPO, unique_name
+from conftest import TOOLS, unique_name
 
 
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("compare_models", os.path.join(REPO, "tools", "compare_models.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+def _run_tool(args):
+    result = subprocess.run([sys.executable, os.path.join(TOOLS, "compare_models.py"), *args],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout
 
 
 def _write(folder, detections):
@@ -22,7 +22,7 @@ def _write(folder, detections):
     return str(folder)
 
 
-def test_compare_two_models(tmp_path, tiny_coco, capsys):
+def test_compare_two_models(tmp_path, tiny_coco):
     # 24 images: 8 normal, 16 with one 20x16 box at (10, 12)
     json_file, root, coco = tiny_coco(strong=True, num_images=24)
     anns = coco["annotations"]
@@ -37,7 +37,7 @@ def test_compare_two_models(tmp_path, tiny_coco, capsys):
     b = _write(tmp_path / "b", low)
     name = unique_name("cmp")
     out = tmp_path / "cmp.json"
-    _tool().main(["--dataset", name, json_file, root, "--dataset-name", name, "--results", a, b,
+    printed = _run_tool(["--dataset", name, json_file, root, "--dataset-name", name, "--results", a, b,
                   "--labels", "good", "shy", "--bootstrap", "200", "--output", str(out)])
     result = json.loads(out.read_text())
     good, shy = result["models"]["good"], result["models"]["shy"]
@@ -46,5 +46,4 @@ def test_compare_two_models(tmp_path, tiny_coco, capsys):
     assert shy["fp_per_normal_image"] == pytest.approx(1 / 8) and good["fp_per_normal_image"] == 0.0
     assert result["paired_pvalue"]["official"] < 0.01
     assert result["paired_pvalue"]["top1"] == 1.0  # identical outcomes: no evidence of a difference
-    printed = capsys.readouterr().out
     assert "CorLoc official: good 1.000 [1.000, 1.000]  vs  shy 0.000 [0.000, 0.000]" in printed
