@@ -143,6 +143,13 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
     runs = [_bus("strong only", "bus_strong_only", is_mil=False)]
     for moi in ("most_malignant", "most_benign", "most_discriminative", "most_abnormal"):
         runs.append(_bus(f"joint, MoI {moi}", "bus_joint", "WSDET.MIL.MOI", moi))
+    for moi in ("most_malignant", "most_abnormal"):  # normal weak images: their top regions -> background
+        for k in (1, 10):
+            runs.append(_bus(f"joint, MoI {moi}, normal top-{k}", "bus_joint", "WSDET.MIL.MOI", moi,
+                             "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", str(k)))
+    runs.append(_bus("weak only", "bus_weak_only"))
+    runs.append(_bus("weak only, MoI most_abnormal, normal top-1", "bus_weak_only", "WSDET.MIL.MOI",
+                     "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", "1"))
     return tuple(runs)
 
 
