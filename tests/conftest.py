@@ -12,6 +12,14 @@ import numpy as np
 import pytest
 import yaml
 
+from wsdet.warning_filters import filter_third_party_warnings
+
+
+def pytest_configure(config):
+    """The tools' warning filters (``import wsdet``), which pytest's per-test filters would drop."""
+    filter_third_party_warnings()
+
+
 CATEGORIES = [{"id": 1, "name": "benign"}, {"id": 2, "name": "malignant"}]
 _unique = itertools.count()
 

@@ -64,7 +64,7 @@ class WSDetTrainer(DefaultTrainer):
         optimizer = self.build_optimizer(cfg, model)
         data_loader = self.build_train_loader(cfg)
         self._configured_lrs = [group["lr"] for group in optimizer.param_groups]
-        model = create_ddp_model(model, broadcast_buffers=False)
+        model = create_ddp_model(model, sync_buffers=False)
         add_loss_check(model, cfg.WSDET.SOLVER.MAX_LOSS)
         self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
