@@ -57,15 +57,19 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", nargs="+", default=["bus", "cxr"], choices=sorted(SUITES))
-    parser.add_argument("--only", nargs="+", default=[], metavar="NAME", help="method names to run")
+    parser.add_argument("--suite", nargs="+", default=["bus", "cxr"], choices=sorted(SUITES),
+                        help="suites of methods to run (default: %(default)s)")
+    parser.add_argument("--only", nargs="+", default=[], metavar="NAME",
+                        help="method names to run (default: every method of the suites)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[], metavar="S",
                         help="train every method once per seed (SEED S; default: each config's own seed)")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--quick", action="store_true",
                         help=f"short runs ({', '.join(f'{k} {v}' for k, v in QUICK_ITERS.items())} iterations)")
-    length.add_argument("--iterations", type=_positive_int, help="train every method this many iterations")
-    parser.add_argument("--output-dir", default="output/benchmark")
+    length.add_argument("--iterations", type=_positive_int,
+                        help="train every method this many iterations (default: each config's SOLVER.MAX_ITER)")
+    parser.add_argument("--output-dir", default="output/benchmark",
+                        help="one folder per method, leaderboard.md and leaderboard.json (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="retrain methods that already have results")
     parser.add_argument("--list", action="store_true", help="print the methods and exit")
     return parser

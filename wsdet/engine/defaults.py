@@ -1,7 +1,8 @@
-"""Config set-up and command-line dataset registration shared by wsdet's tools."""
+"""Command-line parsers, config set-up and command-line dataset registration shared by wsdet's tools."""
+import argparse
 import logging
 from argparse import ArgumentParser, Namespace
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from detectron2.config import CfgNode, get_cfg
@@ -12,6 +13,45 @@ from ..config import add_wsdet_config
 from ..data import register_wsdet_coco
 
 logger = logging.getLogger(__name__)
+
+
+def launch_argument_parser(description: str, epilog: Optional[str] = None) -> ArgumentParser:
+    """
+    A parser of what a config-driven tool started through Detectron2's ``launch`` takes:
+    ``--config-file``, ``--num-gpus``, ``--num-machines``, ``--machine-rank``, ``--dist-url`` and
+    trailing ``KEY VALUE`` config overrides (``opts``). Unlike ``default_argument_parser`` it has no
+    ``--resume`` / ``--eval-only``, for tools that would ignore them; ``epilog`` (e.g. examples) is
+    printed verbatim at the end of ``--help``.
+    """
+    parser = ArgumentParser(
+        description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config-file", required=True, metavar="FILE", help="a wsdet YAML config")
+    parser.add_argument(
+        "--num-gpus",
+        type=int,
+        default=1,
+        help="processes per machine: one per GPU, or CPU processes (gloo) when no GPU is visible "
+        "(default: %(default)s)",
+    )
+    parser.add_argument("--num-machines", type=int, default=1, help="machines (default: %(default)s)")
+    parser.add_argument(
+        "--machine-rank", type=int, default=0, help="this machine's rank, 0 on the first (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--dist-url",
+        default="auto",
+        help="tcp://IP_OF_MACHINE_0:PORT of the process group; 'auto' (default): a free local port, "
+        "one machine only",
+    )
+    parser.add_argument(
+        "opts",
+        nargs=argparse.REMAINDER,
+        default=[],
+        metavar="KEY VALUE",
+        help="config overrides, e.g. MODEL.WEIGHTS model.pth SOLVER.BASE_LR 0.001",
+    )
+    return parser
 
 
 def add_dataset_arguments(parser: ArgumentParser) -> None:
@@ -27,8 +67,8 @@ def add_dataset_arguments(parser: ArgumentParser) -> None:
             action="append",
             default=[],
             metavar=("NAME", "JSON", "IMAGE_ROOT"),
-            help="register a COCO JSON with image-level labels before the config is read "
-            f"(repeatable); supervision: {supervision}",
+            help="register a COCO JSON with image-level labels as dataset NAME, images under "
+            f"IMAGE_ROOT (repeatable); supervision: {supervision}",
         )
 
 
