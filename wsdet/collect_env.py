@@ -28,6 +28,13 @@ def collect_env_info() -> str:
     except ImportError:
         compiled = "no (rotated boxes, deformable conv and fast COCO eval unavailable; wsdet needs none)"
     rows.append(("detectron2 compiled ops", compiled))
+    try:
+        import pkg_resources  # noqa: F401  (what detectron2.model_zoo needs)
+
+        zoo = "yes"
+    except ImportError:
+        zoo = "no: pkg_resources is missing (setuptools >= 81); pip install 'setuptools<81'"
+    rows.append(("detectron2 model zoo", zoo))
     rows.append(("CUDA available", str(torch.cuda.is_available())))
     if torch.cuda.is_available():
         rows.append(("CUDA version (torch)", str(torch.version.cuda)))
