@@ -1,8 +1,10 @@
 """Warnings raised by third-party code on every wsdet run, which wsdet cannot fix at their source.
 
-Each filter matches one warning by category, message and the module that raises it, so the same
-warning from anywhere else, and every other warning, still shows.
+Each filter matches one warning by its message and the module (or logger) that raises it, so the same
+text from anywhere else, and every other warning, still shows.
 """
+import logging
+import re
 import warnings
 from typing import Tuple, Type
 
@@ -15,8 +17,29 @@ KNOWN_THIRD_PARTY_WARNINGS: Tuple[Tuple[Type[Warning], str, str], ...] = (
     (UserWarning, r"torch\.meshgrid: in an upcoming release", r"torch\.functional"),
 )
 
+# (logger name, message regex) of warnings logged rather than raised
+KNOWN_THIRD_PARTY_LOG_WARNINGS: Tuple[Tuple[str, str], ...] = (
+    # detectron2.modeling.poolers asks torch.fx whether it is tracing (for an assert), on every run
+    ("torch.fx._symbolic_trace", r"is_fx_tracing will return true for both"),
+)
+
+
+class _DropMessages(logging.Filter):
+    """Drops the records of a logger whose message matches a pattern."""
+
+    def __init__(self, pattern: str):
+        super().__init__()
+        self.pattern = re.compile(pattern)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.pattern.match(record.getMessage())
+
 
 def filter_third_party_warnings() -> None:
-    """Ignore the :data:`KNOWN_THIRD_PARTY_WARNINGS` in this process (and the processes it forks)."""
+    """Silence the known third-party warnings in this process (and the processes it forks)."""
     for category, message, module in KNOWN_THIRD_PARTY_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=category, module=module)
+    for name, message in KNOWN_THIRD_PARTY_LOG_WARNINGS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) and f.pattern.pattern == message for f in logger.filters):
+            logger.addFilter(_DropMessages(message))
