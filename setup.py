@@ -58,6 +58,8 @@ setup(
     extras_require={
         # decoders for JPEG-lossless / JPEG-LS / JPEG 2000 DICOM transfer syntaxes
         "dicom": ["pylibjpeg>=2", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg"],
+        # ONNX export (tools/export_model.py) and its check with onnxruntime
+        "export": ["onnx", "onnxruntime"],
         "test": ["pytest>=7"],
     },
 )

@@ -59,8 +59,8 @@ fi
 stamp="$("$py" -c 'import sys; print(sys.prefix)')/.wsdet-setup-stamp"
 want="$(cat setup.py | sha256sum | cut -d' ' -f1) $repo"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! (cd / && "$py" -c "import wsdet" 2>/dev/null); then
-  echo "[setup] installing wsdet (editable) with test and DICOM extras" >&2
-  "${pip[@]}" -e ".[test,dicom]"
+  echo "[setup] installing wsdet (editable) with the test, DICOM and export extras" >&2
+  "${pip[@]}" -e ".[test,dicom,export]"
   echo "$want" > "$stamp"
 fi
 echo "$py"
