@@ -14,6 +14,7 @@ from wsdet.evaluation import BoxTable, froc, sensitivity_at
 from wsdet.visualization import (
     CLASS_COLORS,
     GT_COLOR,
+    LabelPlacer,
     colormap_lut,
     draw_boxes,
     draw_detections,
@@ -88,6 +89,7 @@ def test_detections_coloured_by_class_and_thresholded():
 
 
 def test_ground_truth_in_gt_colour_under_predictions():
+    native = {"display_size": 60, "legend": False}
     overlay = render_overlay(
         np.zeros((60, 60), np.uint8),
         ["lesion"],
@@ -95,10 +97,44 @@ def test_ground_truth_in_gt_colour_under_predictions():
         pred_boxes=[[20, 20, 40, 40]],
         pred_scores=[0.8],
         pred_classes=[0],
+        **native,
     )
     assert (overlay[21:39, 39] == CLASS_COLORS[0]).all()  # prediction drawn last, on top
-    plain = render_overlay(np.zeros((60, 60), np.uint8), ["lesion"], gt_boxes=[[20, 20, 40, 40]])
+    plain = render_overlay(np.zeros((60, 60), np.uint8), ["lesion"], gt_boxes=[[20, 20, 40, 40]], **native)
     assert (outline(plain, 20, 20, 40, 40) == GT_COLOR).all()
+
+
+def _disjoint(rects) -> bool:
+    return all(
+        a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+        for i, a in enumerate(rects) for b in rects[i + 1:]
+    )
+
+
+@pytest.mark.parametrize("top", [60, 2])  # room above the boxes, or none (labels go inside / below)
+def test_labels_of_stacked_boxes_do_not_overlap(top):
+    image = np.zeros((120, 120, 3), np.uint8)
+    placer = LabelPlacer(image, font_scale=0.35)
+    boxes = [(40, top, 90, top + 40), (41, top + 1, 90, top + 40), (40, top - 1, 91, top + 41)]
+    rects = [placer.place(f"lesion 0.{9 - i}", box, CLASS_COLORS[0]) for i, box in enumerate(boxes)]
+    rects += [placer.place(name, boxes[0], GT_COLOR, below=True) for name in ("benign", "malignant")]
+    assert _disjoint(rects)
+    assert all(0 <= r[0] and r[2] <= 120 and 0 <= r[1] and r[3] <= 120 for r in rects)
+    if top == 60:
+        assert rects[0][3] == 60 and rects[1][3] == rects[0][1]  # the best label on the box, the next on it
+
+
+def test_small_images_are_upscaled_with_a_legend():
+    image = np.zeros((64, 48), np.uint8)
+    overlay = render_overlay(
+        image, ["benign", "malignant"], gt_boxes=[[8, 8, 24, 24]], gt_classes=[0],
+        pred_boxes=[[8, 8, 24, 24]], pred_scores=[0.9], pred_classes=[1], heatmap=np.ones((8, 6)),
+    )
+    assert overlay.shape[1] == 384 and overlay.shape[0] > 512  # 512 px high, then the legend strip
+    legend = overlay[512:]
+    for color in (GT_COLOR, CLASS_COLORS[0], CLASS_COLORS[1]):  # swatches of every class and the truth
+        assert (legend == color).all(axis=-1).any()
+    assert (render_overlay(image, ["x"], legend=False, display_size=32).shape == (32, 24, 3))
 
 
 def test_normalize_heatmap_modes():

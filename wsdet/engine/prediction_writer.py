@@ -94,7 +94,7 @@ class PredictionWriter:
         if self.overlays:
             overlay, title = self._overlay(image_rgb, output, probs, os.path.basename(path))
             save_grid(os.path.join(self.output_dir, "overlays", name + ".png"), [overlay], [title],
-                      tile_size=max(256, *image_rgb.shape[:2]))
+                      tile_size=max(overlay.shape[:2]))
             if len(self._preview) < self.grid:
                 self._preview.append((overlay, title))
         self.done += 1

@@ -2,18 +2,19 @@
 from types import ModuleType as _ModuleType
 
 from .curves import froc_band, plot_froc
+from .grids import make_grid, save_grid, write_png
 from .overlays import (
     CLASS_COLORS,
     GT_COLOR,
+    MIN_DISPLAY_SIZE,
+    class_color,
     colormap_lut,
     draw_boxes,
     draw_detections,
-    make_grid,
     overlay_heatmap,
     render_overlay,
-    save_grid,
     to_rgb,
-    write_png,
 )
+from .text import LabelPlacer, append_legend
 
 __all__ = [k for k, v in globals().items() if not k.startswith("_") and not isinstance(v, _ModuleType)]

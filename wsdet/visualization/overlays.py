@@ -1,35 +1,31 @@
-"""Images with ground-truth boxes, predicted boxes and heatmaps, and PNG grids of them.
+"""Images with ground-truth boxes, predicted boxes and heatmaps.
 
 Images are uint8 arrays, HxW / HxWx1 (grey) or HxWx3 RGB; every drawing function returns a new
 HxWx3 RGB uint8 array and leaves its input unchanged. Boxes are XYXY in image pixels, pixel
-(row r, column c) covering [c, c + 1) x [r, r + 1).
+(row r, column c) covering [c, c + 1) x [r, r + 1). Labels never cover each other (:class:`LabelPlacer`).
 """
 
-import os
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from matplotlib import colormaps
-from PIL import Image
 
 from ..modeling.cam.postprocessing import normalize_heatmaps
+from .text import Color, LabelPlacer, append_legend
 
 __all__ = [
     "CLASS_COLORS",
     "GT_COLOR",
+    "MIN_DISPLAY_SIZE",
+    "class_color",
     "colormap_lut",
     "draw_boxes",
     "draw_detections",
-    "make_grid",
     "overlay_heatmap",
     "render_overlay",
-    "save_grid",
     "to_rgb",
-    "write_png",
 ]
-
-Color = Tuple[int, int, int]
 
 GT_COLOR: Color = (0, 255, 0)
 # Colours of predicted boxes, by contiguous class id (cycled); none is green, the ground-truth colour.
@@ -41,7 +37,13 @@ CLASS_COLORS: Tuple[Color, ...] = (
     (255, 140, 0),
     (150, 100, 255),
 )
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
+# render_overlay draws smaller images at this size (longer side, pixels), so that text stays legible
+MIN_DISPLAY_SIZE = 512
+
+
+def class_color(class_id: int) -> Color:
+    """The colour of predicted boxes of a contiguous class id."""
+    return CLASS_COLORS[int(class_id) % len(CLASS_COLORS)]
 
 
 def to_rgb(image: np.ndarray) -> np.ndarray:
@@ -100,18 +102,23 @@ def overlay_heatmap(
     return np.rint(rgb * (1.0 - opacity) + colors * opacity).astype(np.uint8)
 
 
-def _pixel_corners(box: Sequence[float], height: int, width: int) -> Tuple[Tuple[int, int], Tuple[int, int]]:
-    """First and last pixel (x, y) of an XYXY box, clipped to the image."""
+def _pixel_corners(box: Sequence[float], height: int, width: int) -> Tuple[int, int, int, int]:
+    """Pixel bounds (x0, y0, x1, y1; x1, y1 exclusive) of the outline of an XYXY box, clipped to the image."""
     x0, y0, x1, y1 = (int(round(float(v))) for v in box)
     x0, y0 = min(max(x0, 0), width - 1), min(max(y0, 0), height - 1)
     x1, y1 = min(max(x1 - 1, x0), width - 1), min(max(y1 - 1, y0), height - 1)
-    return (x0, y0), (x1, y1)
+    return x0, y0, x1 + 1, y1 + 1
 
 
-def _text_color(background: Color) -> Color:
-    """Black on light backgrounds, white on dark ones."""
-    luma = 0.299 * background[0] + 0.587 * background[1] + 0.114 * background[2]
-    return (0, 0, 0) if luma > 128 else (255, 255, 255)
+def _outline(rgb: np.ndarray, box: Sequence[float], color: Color, thickness: int) -> Tuple[int, int, int, int]:
+    rect = _pixel_corners(box, *rgb.shape[:2])
+    cv2.rectangle(rgb, rect[:2], (rect[2] - 1, rect[3] - 1), color, thickness)
+    return rect
+
+
+def _colors(colors: Union[Color, Sequence[Color]], count: int) -> List[Color]:
+    array = np.broadcast_to(np.asarray(colors, dtype=np.int64).reshape(-1, 3), (count, 3))
+    return [tuple(int(c) for c in row) for row in array]
 
 
 def draw_boxes(
@@ -126,7 +133,8 @@ def draw_boxes(
 ) -> np.ndarray:
     """
     Draw XYXY boxes, each outlined in its colour, with an optional label on a filled band of that
-    colour above the box (or below it with ``labels_below``; inside it at the image border).
+    colour above the box (or below it with ``labels_below``); labels that would cover another are
+    stacked away from their box (:class:`LabelPlacer`, in the order of ``boxes``).
 
     Args:
         boxes: (n, 4) XYXY boxes; the outline covers the box's first and last pixel rows / columns.
@@ -134,28 +142,27 @@ def draw_boxes(
         labels: one text per box, or None.
     """
     rgb = to_rgb(image)
-    height, width = rgb.shape[:2]
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    colors = np.broadcast_to(np.asarray(colors, dtype=np.int64).reshape(-1, 3), (len(boxes), 3))
-    for i, box in enumerate(boxes):
-        color = tuple(int(c) for c in colors[i])
-        top_left, bottom_right = _pixel_corners(box, height, width)
-        cv2.rectangle(rgb, top_left, bottom_right, color, thickness)
-        if labels is None or not labels[i]:
-            continue
-        (text_w, text_h), baseline = cv2.getTextSize(labels[i], _FONT, font_scale, 1)
-        band_h = text_h + baseline + 2
-        x = min(top_left[0], max(width - text_w - 2, 0))
-        if labels_below:
-            below = bottom_right[1] + 1
-            y = below if below + band_h <= height else bottom_right[1] - thickness - band_h + 1
-        else:
-            y = top_left[1] - band_h if top_left[1] >= band_h else top_left[1] + thickness
-        cv2.rectangle(rgb, (x, y), (x + text_w + 1, y + band_h - 1), color, cv2.FILLED)
-        cv2.putText(
-            rgb, labels[i], (x + 1, y + text_h + 1), _FONT, font_scale, _text_color(color), 1, cv2.LINE_AA
-        )
+    colors = _colors(colors, len(boxes))
+    rects = [_outline(rgb, box, color, thickness) for box, color in zip(boxes, colors)]
+    placer = LabelPlacer(rgb, font_scale)
+    for i, rect in enumerate(rects):
+        if labels is not None and labels[i]:
+            placer.place(labels[i], rect, colors[i], below=labels_below)
     return rgb
+
+
+def _kept_detections(
+    scores: np.ndarray, classes: np.ndarray, class_names: Sequence[str], score_thresh: float
+) -> Tuple[np.ndarray, List[Color], List[str]]:
+    """Rows scoring at least ``score_thresh``, best first, with their colours and "class score" labels."""
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    classes = np.asarray(classes, dtype=np.int64).reshape(-1)
+    keep = np.flatnonzero(scores >= score_thresh)
+    keep = keep[np.argsort(-scores[keep], kind="stable")]
+    colors = [class_color(c) for c in classes[keep]]
+    labels = [f"{class_names[c]} {s:.2f}" for c, s in zip(classes[keep], scores[keep])]
+    return keep, colors, labels
 
 
 def draw_detections(
@@ -166,18 +173,22 @@ def draw_detections(
     class_names: Sequence[str],
     *,
     score_thresh: float = 0.0,
-    **kwargs,
+    thickness: int = 1,
+    font_scale: float = 0.35,
 ) -> np.ndarray:
-    """Draw the detections scoring at least ``score_thresh``, coloured by class (:data:`CLASS_COLORS`)
-    and labelled "class score"; lowest scores first, so that the best are on top.
-    ``kwargs``: options of :func:`draw_boxes`."""
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    classes = np.asarray(classes, dtype=np.int64).reshape(-1)
-    keep = np.flatnonzero(scores >= score_thresh)
-    keep = keep[np.argsort(scores[keep], kind="stable")]
-    colors = [CLASS_COLORS[c % len(CLASS_COLORS)] for c in classes[keep]]
-    labels = [f"{class_names[c]} {s:.2f}" for c, s in zip(classes[keep], scores[keep])]
-    return draw_boxes(image, np.asarray(boxes).reshape(-1, 4)[keep], colors, labels, **kwargs)
+    """Draw the detections scoring at least ``score_thresh``, coloured by class (:func:`class_color`)
+    and labelled "class score": the best outline on top, its label closest to its box."""
+    rgb = to_rgb(image)
+    _draw_detections(rgb, LabelPlacer(rgb, font_scale), boxes, scores, classes, class_names, score_thresh, thickness)
+    return rgb
+
+
+def _draw_detections(rgb, placer, boxes, scores, classes, class_names, score_thresh, thickness) -> None:
+    keep, colors, labels = _kept_detections(scores, classes, class_names, score_thresh)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[keep]
+    rects = [_outline(rgb, box, color, thickness) for box, color in reversed(list(zip(boxes, colors)))]
+    for rect, color, label in zip(reversed(rects), colors, labels):
+        placer.place(label, rect, color)
 
 
 def render_overlay(
@@ -192,92 +203,46 @@ def render_overlay(
     pred_classes: Optional[np.ndarray] = None,
     score_thresh: float = 0.0,
     heatmap_options: Optional[dict] = None,
+    display_size: Optional[int] = None,
+    legend: bool = True,
 ) -> np.ndarray:
     """
     The heatmap (if any, :func:`overlay_heatmap` with ``heatmap_options``), then the ground-truth
     boxes in :data:`GT_COLOR` (labelled below with their class when ``gt_classes`` is given), then the
-    predictions (:func:`draw_detections`), on one RGB image.
+    predictions (:func:`draw_detections`), on one RGB image; labels never cover each other.
+
+    Args:
+        display_size: the longer side of the drawing, in pixels: the image is resized to it first, so
+            that lines and text stay sharp (boxes are in the original image's pixels). Default: the
+            image's own size, at least :data:`MIN_DISPLAY_SIZE` (small native-resolution images are
+            upscaled for reading).
+        legend: add a strip under the image naming the colours: ground truth, each class's
+            detections and the heatmap's colormap (those drawn).
     """
     rgb = to_rgb(image)
-    if heatmap is not None:
-        rgb = overlay_heatmap(rgb, heatmap, **(heatmap_options or {}))
-    if gt_boxes is not None:
-        labels = None if gt_classes is None else [class_names[c] for c in np.asarray(gt_classes).reshape(-1)]
-        rgb = draw_boxes(rgb, gt_boxes, GT_COLOR, labels, labels_below=True)
-    if pred_boxes is not None:
-        rgb = draw_detections(
-            rgb, pred_boxes, pred_scores, pred_classes, class_names, score_thresh=score_thresh
-        )
-    return rgb
-
-
-def _fit(image: np.ndarray, size: int) -> np.ndarray:
-    """The image scaled to fit a ``size`` x ``size`` square, centred on a black background."""
-    height, width = image.shape[:2]
+    height, width = rgb.shape[:2]
+    size = display_size or max(height, width, MIN_DISPLAY_SIZE)
     scale = size / max(height, width)
-    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    tile = np.zeros((size, size, 3), dtype=np.uint8)
-    top, left = (size - new_h) // 2, (size - new_w) // 2
-    tile[top : top + new_h, left : left + new_w] = cv2.resize(
-        image, (new_w, new_h), interpolation=interpolation
-    )
-    return tile
-
-
-def make_grid(
-    images: Sequence[np.ndarray],
-    titles: Optional[Sequence[str]] = None,
-    *,
-    columns: int = 4,
-    tile_size: int = 256,
-    font_scale: float = 0.4,
-    spacing: int = 4,
-) -> np.ndarray:
-    """
-    Tile images (grey or RGB, any sizes: each is scaled to fit ``tile_size`` x ``tile_size``) in rows
-    of ``columns``, each under its title (text longer than the tile is cut), on a white background.
-    """
-    if not len(images):
-        raise ValueError("make_grid needs at least one image")
-    columns = max(1, min(columns, len(images)))
-    rows = -(-len(images) // columns)
-    (_, text_h), baseline = cv2.getTextSize("Ag", _FONT, font_scale, 1)
-    title_h = text_h + baseline + 6 if titles is not None else 0
-    cell_w, cell_h = tile_size + spacing, tile_size + title_h + spacing
-    grid = np.full((rows * cell_h + spacing, columns * cell_w + spacing, 3), 255, dtype=np.uint8)
-    for i, image in enumerate(images):
-        top, left = (i // columns) * cell_h + spacing, (i % columns) * cell_w + spacing
-        if titles is not None:
-            band = np.full((title_h, tile_size, 3), 255, dtype=np.uint8)
-            cv2.putText(band, titles[i], (2, text_h + 3), _FONT, font_scale, (0, 0, 0), 1, cv2.LINE_AA)
-            grid[top : top + title_h, left : left + tile_size] = band
-        grid[top + title_h : top + title_h + tile_size, left : left + tile_size] = _fit(
-            to_rgb(image), tile_size
-        )
-    return grid
-
-
-def write_png(path: str, image: np.ndarray, palette_colors: Optional[int] = None) -> None:
-    """Write a grey or RGB uint8 image as PNG, creating the parent folder.
-
-    ``palette_colors``: write an indexed-colour PNG of at most that many colours (<= 256), about
-    2-3 times smaller for grey images with a few coloured marks (e.g. for documentation).
-    """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    picture = Image.fromarray(to_rgb(image))
-    if palette_colors:
-        picture = picture.quantize(palette_colors, method=Image.Quantize.MEDIANCUT)
-    picture.save(path, format="PNG", optimize=bool(palette_colors))
-
-
-def save_grid(
-    path: str,
-    images: Sequence[np.ndarray],
-    titles: Optional[Sequence[str]] = None,
-    *,
-    palette_colors: Optional[int] = None,
-    **grid_options,
-) -> None:
-    """Write :func:`make_grid` of ``images`` (with ``grid_options``) as a PNG (see :func:`write_png`)."""
-    write_png(path, make_grid(images, titles, **grid_options), palette_colors)
+    if scale != 1.0:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=interpolation)
+    thickness = 2 if size >= 384 else 1
+    font_scale = 0.45 if size >= 384 else 0.35
+    options = {"cmap": "jet", **(heatmap_options or {})}
+    if heatmap is not None:
+        rgb = overlay_heatmap(rgb, heatmap, **options)
+    placer = LabelPlacer(rgb, font_scale)
+    items = []
+    if gt_boxes is not None:
+        gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4) * scale
+        rects = [_outline(rgb, box, GT_COLOR, thickness) for box in gt_boxes]
+        for rect, c in zip(rects, [] if gt_classes is None else np.asarray(gt_classes).reshape(-1)):
+            placer.place(class_names[c], rect, GT_COLOR, below=True)
+        items.append(("ground truth", GT_COLOR))
+    if pred_boxes is not None:
+        boxes = np.asarray(pred_boxes, dtype=np.float64).reshape(-1, 4) * scale
+        _draw_detections(rgb, placer, boxes, pred_scores, pred_classes, class_names, score_thresh, thickness)
+        items += [(name, class_color(c)) for c, name in enumerate(class_names)]
+    if heatmap is not None:
+        items.append(("heatmap: low to high", colormap_lut(options["cmap"])))
+    return append_legend(rgb, items if legend else [], font_scale)
