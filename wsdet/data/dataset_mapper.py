@@ -9,6 +9,7 @@ from detectron2.data import DatasetMapper
 from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 
+from .augmentations import build_training_augmentations
 from .image_io import read_image
 
 
@@ -36,11 +37,14 @@ class WSDetDatasetMapper(DatasetMapper):
         num_classes: int,
         dicom_frame: int = 0,
         dicom_window: Optional[Sequence[float]] = None,
+        weak_augmentations: Optional[Sequence[T.Augmentation]] = None,
         **kwargs,
     ):
         """
         Args:
             num_classes: number of lesion classes K (length of the multi-hot ``image_labels``).
+            weak_augmentations: augmentations of image-labelled images in training (default: the
+                ``augmentations`` of the box-annotated ones).
             dicom_frame: frame read from multi-frame DICOM files.
             dicom_window: (center, width) window for DICOM files, None = the file's own VOI LUT.
             kwargs: arguments of :class:`detectron2.data.DatasetMapper`.
@@ -49,6 +53,9 @@ class WSDetDatasetMapper(DatasetMapper):
         self.num_classes = num_classes
         self.dicom_frame = dicom_frame
         self.dicom_window = tuple(dicom_window) if dicom_window else None
+        self.weak_augmentations = (
+            T.AugmentationList(list(weak_augmentations)) if weak_augmentations is not None else self.augmentations
+        )
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True) -> Dict[str, Any]:
@@ -56,6 +63,8 @@ class WSDetDatasetMapper(DatasetMapper):
         ret["num_classes"] = cfg.MODEL.ROI_HEADS.NUM_CLASSES
         ret["dicom_frame"] = cfg.WSDET.DICOM.FRAME
         ret["dicom_window"] = list(cfg.WSDET.DICOM.WINDOW)
+        if is_train:
+            ret["augmentations"], ret["weak_augmentations"] = build_training_augmentations(cfg, ret["augmentations"])
         return ret
 
     def __call__(self, dataset_dict: Dict[str, Any]) -> Dict[str, Any]:
@@ -69,7 +78,8 @@ class WSDetDatasetMapper(DatasetMapper):
         utils.check_image_size(dataset_dict, image)
 
         aug_input = T.AugInput(image)
-        transforms = self.augmentations(aug_input)
+        weak = dataset_dict.get("supervision") == "weak"
+        transforms = (self.weak_augmentations if self.is_train and weak else self.augmentations)(aug_input)
         image = aug_input.image
         image_shape = image.shape[:2]
         dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))

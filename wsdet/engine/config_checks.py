@@ -35,11 +35,17 @@ def config_problems(cfg: CfgNode) -> List[str]:
             f"WSDET.DATALOADER.STRONG_IMS_PER_BATCH ({strong}) and WEAK_IMS_PER_BATCH ({weak}) must be "
             ">= 0 and not both 0"
         )
-    elif loader.MODE == "combined" and cfg.SOLVER.IMS_PER_BATCH != strong + weak:
+    elif loader.MODE in ("combined", "alternating") and cfg.SOLVER.IMS_PER_BATCH != strong + weak:
         problems.append(
             f"SOLVER.IMS_PER_BATCH is {cfg.SOLVER.IMS_PER_BATCH} but a combined batch holds "
             f"STRONG_IMS_PER_BATCH + WEAK_IMS_PER_BATCH = {strong + weak} images"
         )
+    elif loader.MODE == "alternating" and not (strong and weak):
+        problems.append(
+            "WSDET.DATALOADER.MODE 'alternating' makes one step on box-annotated and one on image-labelled "
+            "images each iteration: STRONG_IMS_PER_BATCH and WEAK_IMS_PER_BATCH must both be > 0"
+        )
+    problems += frozen_layers_problems(cfg)
     if cfg.SOLVER.REFERENCE_WORLD_SIZE:
         problems.append(
             "SOLVER.REFERENCE_WORLD_SIZE must be 0: automatic batch scaling does not scale "
@@ -49,6 +55,23 @@ def config_problems(cfg: CfgNode) -> List[str]:
         if getattr(cfg.SOLVER, key) <= 0:
             problems.append(f"SOLVER.{key} is {getattr(cfg.SOLVER, key)}; it must be > 0")
     return problems
+
+
+def frozen_layers_problems(cfg: CfgNode) -> List[str]:
+    """A model whose frozen layers (``BACKBONE.FREEZE_AT``, ``FrozenBN``) would keep their random
+    initialization: refused, since it can never learn what those layers should do."""
+    frozen = []
+    if cfg.MODEL.BACKBONE.FREEZE_AT > 0:
+        frozen.append(f"MODEL.BACKBONE.FREEZE_AT {cfg.MODEL.BACKBONE.FREEZE_AT}")
+    if cfg.MODEL.RESNETS.NORM == "FrozenBN":
+        frozen.append("MODEL.RESNETS.NORM FrozenBN")
+    if cfg.MODEL.WEIGHTS or not frozen:
+        return []
+    return [
+        f"MODEL.WEIGHTS is empty but {' and '.join(frozen)} freeze layers at their random initialization: "
+        "set MODEL.WEIGHTS to pretrained weights (e.g. a local copy of ImageNet R-50.pkl, see the README) "
+        "or train every layer (FREEZE_AT 0, NORM BN)"
+    ]
 
 
 def check_config(cfg: CfgNode) -> None:
