@@ -1,4 +1,8 @@
-from .checkpoint import UnsafeCheckpointError, WSDetCheckpointer
+from .checkpoint import (
+    CorruptCheckpointError,
+    UnsafeCheckpointError,
+    WSDetCheckpointer,
+)
 from .config_checks import ConfigError, check_config
 from .distributed import broadcast_buffers, create_ddp_model
 from .train_loop import check_finite_losses
@@ -6,6 +10,7 @@ from .trainer import WSDetTrainer
 
 __all__ = [
     "ConfigError",
+    "CorruptCheckpointError",
     "UnsafeCheckpointError",
     "WSDetCheckpointer",
     "WSDetTrainer",
