@@ -1,5 +1,5 @@
 """Checkpoints: no file runs code whatever its name or the environment, damaged files and resumption,
-permissions and storage back-ends of writes."""
+permissions and storage back-ends of writes, evaluation of weights that fit no model."""
 import io
 import json
 import logging
@@ -12,14 +12,18 @@ import sys
 import numpy as np
 import pytest
 import torch
+from detectron2.config import get_cfg
 from detectron2.utils.file_io import PathManager
 from iopath.common.file_io import PathHandler
 
 from conftest import REPO
+from wsdet import add_wsdet_config
 from wsdet.engine import (
     CorruptCheckpointError,
     UnsafeCheckpointError,
+    UntrainedModelError,
     WSDetCheckpointer,
+    load_weights_to_evaluate,
 )
 
 
@@ -148,8 +152,9 @@ def test_plain_state_dict_loads_safely(tmp_path, legacy):
     path = tmp_path / "torchvision.pth"
     torch.save(state, path, _use_new_zipfile_serialization=not legacy)
     model = _linear()
-    WSDetCheckpointer(model).load(str(path))
-    assert torch.equal(model.weight, torch.full((2, 3), 0.25))
+    checkpointer = WSDetCheckpointer(model)
+    checkpointer.load(str(path))
+    assert torch.equal(model.weight, torch.full((2, 3), 0.25)) and checkpointer.matched_parameters == 2
 
 
 # ---------------------------------------------------------------------------------------- writes
@@ -253,3 +258,39 @@ def test_temporary_files_of_a_killed_save_removed_at_start(tmp_path, caplog):
     (tmp_path / "notes.tmp").write_text("not ours")
     assert _resume(tmp_path, caplog) == 1.0
     assert sorted(os.listdir(tmp_path)) == ["last_checkpoint", "model_0000001.pth", "notes.tmp"]
+
+
+# ------------------------------------------------------------------------------------ evaluation
+
+
+def _eval_cfg(tmp_path, weights=""):
+    cfg = get_cfg()
+    add_wsdet_config(cfg)
+    cfg.OUTPUT_DIR = str(tmp_path / "eval")
+    cfg.MODEL.WEIGHTS = weights
+    return cfg
+
+
+def test_evaluation_without_weights_refused(tmp_path):
+    with pytest.raises(UntrainedModelError, match="no weights were loaded: MODEL.WEIGHTS is empty"):
+        load_weights_to_evaluate(_linear(), _eval_cfg(tmp_path))
+    with pytest.raises(UntrainedModelError, match="holds no checkpoint to resume from"):
+        load_weights_to_evaluate(_linear(), _eval_cfg(tmp_path), resume=True)
+
+
+def test_evaluation_with_weights_of_another_model_refused(tmp_path, caplog):
+    path = str(tmp_path / "other.pth")
+    torch.save({"model": torch.nn.Conv2d(1, 1, 3).state_dict()}, path)
+    with pytest.raises(UntrainedModelError, match=r"none of the model's 2 parameters is in .*other\.pth"):
+        load_weights_to_evaluate(_linear(), _eval_cfg(tmp_path, path))
+    with caplog.at_level(logging.WARNING, logger="wsdet.engine.checkpoint"):
+        load_weights_to_evaluate(_linear(), _eval_cfg(tmp_path, path), allow_untrained=True)
+    assert "Evaluating an untrained model (--allow-untrained)" in caplog.text
+
+
+def test_evaluation_with_fitting_weights(tmp_path):
+    path = str(tmp_path / "model_final.pth")
+    WSDetCheckpointer(_trained(7.0), str(tmp_path)).save("model_final")
+    model = _linear()
+    load_weights_to_evaluate(model, _eval_cfg(tmp_path, path))
+    assert model.weight[0, 0].item() == 7.0

@@ -241,6 +241,22 @@ def test_skip_reported_at_the_end_of_training(tmp_path, bad_image_datasets):
     assert "reads of unreadable training images were skipped; files:" in log
 
 
+@pytest.mark.slow
+def test_eval_only_without_weights_refused_unless_allowed(tmp_path, tiny_coco):
+    strong_json, root, _ = tiny_coco(strong=True)
+    common = [
+        "--eval-only", "--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"),
+        "--dataset", "t_test", strong_json, root, "DATASETS.TEST", "('t_test',)", "MODEL.WEIGHTS", "",
+        "OUTPUT_DIR", str(tmp_path / "out"), *TINY,
+    ]
+    log = _train_net(common, cwd=str(tmp_path), check=False)
+    assert "UntrainedModelError: Refusing to evaluate an untrained model: no weights were loaded" in log
+    assert not os.path.exists(tmp_path / "out" / "inference")
+    log = _train_net(["--allow-untrained", *common], cwd=str(tmp_path))
+    assert "Evaluating an untrained model (--allow-untrained)" in log
+    assert os.path.isfile(tmp_path / "out" / "inference" / "t_test" / "results.json")
+
+
 # ---------------------------------------------------------------- kill and resume
 
 

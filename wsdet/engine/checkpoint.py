@@ -1,14 +1,16 @@
 """Checkpoints written atomically and loaded without running code from the file (unless opted in)."""
 import codecs
 import collections
+import logging
 import os
 import pickle
 import re
-from typing import IO, Any, Callable, Dict, List
+from typing import IO, Any, Callable, Dict, List, Optional
 
 import numpy as np
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import CfgNode
 
 try:
     from numpy._core import multiarray as _multiarray  # numpy >= 2
@@ -18,10 +20,13 @@ except ImportError:  # numpy 1.x
 __all__ = [
     "CorruptCheckpointError",
     "UnsafeCheckpointError",
+    "UntrainedModelError",
     "WSDetCheckpointer",
+    "load_weights_to_evaluate",
     "read_checkpoint",
 ]
 
+logger = logging.getLogger(__name__)
 
 OPT_IN = "WSDET.ALLOW_UNSAFE_CHECKPOINTS"
 
@@ -68,6 +73,10 @@ class CorruptCheckpointError(ValueError):
 
     def __reduce__(self):
         return type(self), (self.path, self.reason)
+
+
+class UntrainedModelError(RuntimeError):
+    """An evaluation would run a model that no checkpoint initialized."""
 
 
 class _ForbiddenGlobal(pickle.UnpicklingError):
@@ -172,6 +181,9 @@ class WSDetCheckpointer(DetectionCheckpointer):
       raises :class:`CorruptCheckpointError`;
     * resumes from the newest readable checkpoint when the one ``last_checkpoint`` names is damaged
       or missing, and removes the temporary files of an interrupted write.
+
+    After each :meth:`load`, ``loaded_file`` is the file read (None if none) and ``matched_parameters``
+    the number of model parameters it provided.
     """
 
     def __init__(self, model, save_dir: str = "", *, allow_unsafe: bool = False, **kwargs):
@@ -182,6 +194,8 @@ class WSDetCheckpointer(DetectionCheckpointer):
         """
         super().__init__(model, save_dir, **kwargs)
         self.allow_unsafe = allow_unsafe
+        self.loaded_file: Optional[str] = None
+        self.matched_parameters = 0
 
     # ------------------------------------------------------------------------------------- saving
 
@@ -226,6 +240,7 @@ class WSDetCheckpointer(DetectionCheckpointer):
     # ------------------------------------------------------------------------------------ loading
 
     def load(self, path: str, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        self.loaded_file, self.matched_parameters = None, 0
         try:
             return super().load(path, *args, **kwargs)
         finally:
@@ -234,6 +249,7 @@ class WSDetCheckpointer(DetectionCheckpointer):
     def _load_file(self, filename: str) -> Dict[str, Any]:
         if self.allow_unsafe:
             self.logger.warning(f"Loading {filename} with full unpickling ({OPT_IN} is set)")
+        self.loaded_file = filename
         extension = os.path.splitext(filename)[1].lower()
         if extension == ".pkl":
             return self._from_model_zoo(read_checkpoint(filename, self.allow_unsafe), filename)
@@ -306,3 +322,46 @@ class WSDetCheckpointer(DetectionCheckpointer):
             if _TMP_FILE.match(name):
                 self.logger.warning(f"Removing {name}, left in {self.save_dir} by an interrupted save")
                 self.path_manager.rm(os.path.join(self.save_dir, name))
+
+    # ---------------------------------------------------------------------------- weights matched
+
+    def _load_model(self, checkpoint: Dict[str, Any]):
+        incompatible = super()._load_model(checkpoint)
+        missing = set(incompatible.missing_keys)
+        self.matched_parameters = sum(1 for name, _ in self.model.named_parameters() if name not in missing)
+        return incompatible
+
+
+def load_weights_to_evaluate(
+    model: torch.nn.Module, cfg: CfgNode, *, resume: bool = False, allow_untrained: bool = False
+) -> None:
+    """
+    Load the weights an evaluation-only run evaluates: with ``resume``, the last checkpoint of
+    ``cfg.OUTPUT_DIR`` if there is one, else ``cfg.MODEL.WEIGHTS``.
+
+    Raises:
+        UntrainedModelError: no file was loaded, or the file provided none of the model's parameters
+            (weights of another architecture), unless ``allow_untrained`` (then only a warning).
+    """
+    checkpointer = WSDetCheckpointer(
+        model, cfg.OUTPUT_DIR, allow_unsafe=cfg.WSDET.ALLOW_UNSAFE_CHECKPOINTS
+    )
+    checkpointer.resume_or_load(cfg.MODEL.WEIGHTS, resume=resume)
+    if checkpointer.loaded_file is None:
+        problem = "no weights were loaded: MODEL.WEIGHTS is empty" + (
+            f" and {cfg.OUTPUT_DIR} holds no checkpoint to resume from" if resume else ""
+        )
+    elif checkpointer.matched_parameters == 0:
+        total = sum(1 for _ in model.parameters())
+        problem = (
+            f"none of the model's {total} parameters is in {checkpointer.loaded_file} (weights of "
+            f"another architecture than {cfg.MODEL.META_ARCHITECTURE}?)"
+        )
+    else:
+        return
+    if not allow_untrained:
+        raise UntrainedModelError(
+            f"Refusing to evaluate an untrained model: {problem}. Give the trained weights with "
+            "MODEL.WEIGHTS, or pass --allow-untrained to evaluate it on purpose (e.g. a baseline)"
+        )
+    logger.warning(f"Evaluating an untrained model (--allow-untrained): {problem}")
