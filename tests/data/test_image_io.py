@@ -2,8 +2,6 @@
 import os
 import pickle
 import shutil
-import struct
-import zlib
 
 import cv2
 import numpy as np
@@ -16,6 +14,7 @@ from pydicom.data import get_testdata_files
 from pydicom.pixels import get_decoder
 from pydicom.uid import JPEG2000Lossless
 
+from png_bytes import png_header
 from wsdet import add_wsdet_config
 from wsdet.data.image_io import (
     ImageReadError,
@@ -366,16 +365,6 @@ def test_invalid_window(window):
 
 
 # ---------------------------------------------------------------- silent or unclear before
-
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG of that size (8-bit grey) cut after its first data chunk: PIL identifies it, cannot decode it."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 100))
 
 
 def test_image_beyond_the_pixel_limit(tmp_path):
