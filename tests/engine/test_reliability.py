@@ -239,6 +239,17 @@ def test_images_of_the_wrong_size_or_too_large_skipped_at_run_time(misfit_images
     assert "big.png" not in files
 
 
+def test_bad_dicom_frame_refused_before_any_dataset_is_read(monkeypatch):
+    def never_loaded(names):
+        raise AssertionError("a dataset was read before the options were checked")
+
+    monkeypatch.setattr("wsdet.data.build.load_strong_and_weak", never_loaded)
+    cfg = _loader_cfg(("any",))
+    cfg.WSDET.DICOM.FRAME = -1
+    with pytest.raises(ValueError, match="WSDET.DICOM.FRAME is -1; it must be >= 0"):
+        build_wsdet_train_loader(cfg)
+
+
 # ---------------------------------------------------------------- end to end through tools/train_net.py
 
 
