@@ -196,6 +196,8 @@ def _add_reliability_config(_C: CN) -> None:
     # Read every training image once before training (the processes share the work): unreadable files
     # give one error listing them ("fail") or are left out with a warning ("skip").
     _C.WSDET.DATALOADER.VERIFY_IMAGES = False
+    # Images with more pixels are refused as unreadable (memory guard, PIL-bomb safe); 0 = no limit.
+    _C.WSDET.MAX_IMAGE_PIXELS = 16384 * 16384
     # Load checkpoints holding arbitrary pickled objects (legacy files): this runs code from the file, so
     # only for trusted files. False: tensors, numpy arrays and plain containers only.
     _C.WSDET.ALLOW_UNSAFE_CHECKPOINTS = False

@@ -149,6 +149,8 @@ def build_wsdet_train_loader(
     ``ON_IMAGE_ERROR = "skip"`` the loader is a :class:`SkipReportingLoader`; ``VERIFY_IMAGES`` reads
     every image before the loader is returned. ``start_iter``: the first iteration's batches.
     """
+    if mapper is None:  # built first: it checks the image reading options before any file is read
+        mapper = WSDetDatasetMapper(cfg, is_train=True)
     names = list(cfg.DATASETS.TRAIN)
     strong, weak = load_strong_and_weak(names)
     classes = MetadataCatalog.get(names[0]).thing_classes
@@ -176,8 +178,6 @@ def build_wsdet_train_loader(
             f"{len(strong)} strong images are in cfg.DATASETS.TRAIN but "
             "cfg.WSDET.DATALOADER.STRONG_IMS_PER_BATCH is 0: set it > 0 or drop the strong datasets"
         )
-    if mapper is None:
-        mapper = WSDetDatasetMapper(cfg, is_train=True)
     if loader_cfg.VERIFY_IMAGES:
         strong, weak = _drop_unreadable(strong, weak, mapper, skip)
     logger.info(

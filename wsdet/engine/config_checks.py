@@ -8,7 +8,9 @@ from typing import List
 
 from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog
+from detectron2.modeling.roi_heads import ROI_HEADS_REGISTRY
 
+from ..modeling.mil_roi_heads import MILROIHeadsMixin
 
 __all__ = ["ConfigError", "check_config", "config_problems"]
 
@@ -54,6 +56,7 @@ def config_problems(cfg: CfgNode) -> List[str]:
     for key in ("MAX_ITER", "CHECKPOINT_PERIOD"):
         if getattr(cfg.SOLVER, key) <= 0:
             problems.append(f"SOLVER.{key} is {getattr(cfg.SOLVER, key)}; it must be > 0")
+    problems += mil_class_problems(cfg) + output_dir_problems(cfg)
     return problems
 
 
@@ -71,6 +74,39 @@ def frozen_layers_problems(cfg: CfgNode) -> List[str]:
         f"MODEL.WEIGHTS is empty but {' and '.join(frozen)} freeze layers at their random initialization: "
         "set MODEL.WEIGHTS to pretrained weights (e.g. a local copy of ImageNet R-50.pkl, see the README) "
         "or train every layer (FREEZE_AT 0, NORM BN)"
+    ]
+
+
+def mil_class_problems(cfg: CfgNode) -> List[str]:
+    """The MIL heads' per-class options against ``MODEL.ROI_HEADS.NUM_CLASSES`` (when MIL heads are used)."""
+    name = cfg.MODEL.ROI_HEADS.NAME
+    if name not in ROI_HEADS_REGISTRY or not issubclass(ROI_HEADS_REGISTRY.get(name), MILROIHeadsMixin):
+        return []
+    num_classes, mil = cfg.MODEL.ROI_HEADS.NUM_CLASSES, cfg.WSDET.MIL
+    if num_classes < 1:
+        return [f"MODEL.ROI_HEADS.NUM_CLASSES is {num_classes}; {name} needs at least one lesion class"]
+    problems = []
+    if not 0 <= mil.MALIGNANT_CLASS < num_classes:
+        hint = "set WSDET.MIL.MALIGNANT_CLASS 0" if num_classes == 1 else f"0..{num_classes - 1}"
+        problems.append(
+            f"WSDET.MIL.MALIGNANT_CLASS is {mil.MALIGNANT_CLASS} but MODEL.ROI_HEADS.NUM_CLASSES is "
+            f"{num_classes}: the malignant class of {name} is one of the lesion classes ({hint})"
+        )
+    if isinstance(mil.CLASS_WEIGHTS, (list, tuple)) and mil.CLASS_WEIGHTS and len(mil.CLASS_WEIGHTS) != num_classes:
+        problems.append(
+            f"WSDET.MIL.CLASS_WEIGHTS has {len(mil.CLASS_WEIGHTS)} weights but MODEL.ROI_HEADS.NUM_CLASSES "
+            f"is {num_classes}: give one per lesion class, [] for 1 each, or \"auto\""
+        )
+    return problems
+
+
+def output_dir_problems(cfg: CfgNode) -> List[str]:
+    """A training run needs an output folder: without one Detectron2 silently saves no checkpoint."""
+    if cfg.OUTPUT_DIR.strip():
+        return []
+    return [
+        "OUTPUT_DIR is empty: no checkpoint would be saved and logs and metrics would go to the current "
+        "folder; set OUTPUT_DIR to the run's folder"
     ]
 
 

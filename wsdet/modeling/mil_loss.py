@@ -92,10 +92,6 @@ class MoISelector:
             raise ValueError(f"Unknown MoI variant {self.variant!r} (WSDET.MIL.MOI); expected one of {MOI_VARIANTS}.")
         if self.select_on not in ("prob", "logit"):
             raise ValueError(f"WSDET.MIL.SELECT_ON must be 'prob' or 'logit', got {self.select_on!r}.")
-        if self.num_classes < 2:
-            raise ValueError(
-                f"The MIL loss needs at least 2 lesion classes (MODEL.ROI_HEADS.NUM_CLASSES), got {self.num_classes}."
-            )
         if not 0 <= self.malignant_class < self.num_classes:
             raise ValueError(
                 f"WSDET.MIL.MALIGNANT_CLASS must be a contiguous lesion class id in [0, {self.num_classes}), "
