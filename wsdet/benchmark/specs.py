@@ -148,6 +148,10 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
         for k in (1, 10):
             runs.append(_bus(f"joint, MoI {moi}, normal top-{k}", "bus_joint", "WSDET.MIL.MOI", moi,
                              "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", str(k)))
+    for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
+        runs.append(_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}", "bus_joint", "WSDET.MIL.MOI",
+                         "most_abnormal", init_from="joint, MoI most_abnormal", self_train_fraction=0.5,
+                         self_train_init=init))
     runs.append(_bus("weak only", "bus_weak_only"))
     runs.append(_bus("weak only, MoI most_abnormal, normal top-1", "bus_weak_only", "WSDET.MIL.MOI",
                      "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", "1"))
