@@ -138,8 +138,9 @@ _CXR_STUDY = (
     _cxr("InfoMask, FeatureMask (no regularizer)", "cxr_infomask", "WSDET.CAM.INFOMASK.REGULARIZER", "none"),
 )
 
+
 def _bus_defaults() -> Tuple[MethodRun, ...]:
-    """The candidates for the default joint model (issue #13): strong only and each MoI variant, to be
+    """The candidates for the default joint model: strong only and each MoI variant, to be
     run with several seeds (``with_seeds``) and on data variants (another ``WSDET_DATASETS``)."""
     runs = [_bus("strong only", "bus_strong_only", is_mil=False)]
     for moi in ("most_malignant", "most_benign", "most_discriminative", "most_abnormal"):
