@@ -17,15 +17,25 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.engine import default_argument_parser, launch
 from detectron2.utils import comm
 
-from wsdet.data import register_wsdet_coco
+from wsdet.data import load_wsdet_coco_json, register_wsdet_coco
 from wsdet.engine import WSDetCheckpointer, WSDetTrainer
 from wsdet.engine.self_training import (
     collect_predictions,
+    RETRAIN_INIT,
+    initial_weights_of_run,
+    pseudo_box_quality,
     retrain_config,
+    retrain_weights,
     select_pseudo_labels,
     write_pseudo_label_jsons,
 )
-from wsdet.engine.defaults import add_dataset_arguments, register_cli_datasets, setup, training_datasets
+from wsdet.engine.defaults import (
+    add_dataset_arguments,
+    build_config,
+    register_cli_datasets,
+    setup,
+    training_datasets,
+)
 
 logger = logging.getLogger("wsdet.self_train")
 
@@ -45,6 +55,16 @@ def weak_dataset_of(cfg, requested):
 
 def main(args):
     register_cli_datasets(args)
+    trained = build_config(args.config_file, args.opts).MODEL.WEIGHTS
+    if not trained:
+        raise SystemExit("MODEL.WEIGHTS is empty: give the trained model that makes the pseudo-labels")
+    output_dir = os.path.realpath(args.output_dir)
+    if os.path.isfile(trained) and output_dir == os.path.dirname(os.path.realpath(trained)):
+        raise SystemExit(
+            f"--output-dir {args.output_dir} is the folder of the model it reads ({trained}): choose another "
+            "folder, so that the original run's files (config.yaml, logs, checkpoints) are kept"
+        )
+    args.opts = [*args.opts, "OUTPUT_DIR", args.output_dir]
     cfg = setup(args)
     weak_name = weak_dataset_of(cfg, args.pseudo_label_dataset)
     model = WSDetTrainer.build_model(cfg)
@@ -65,6 +85,12 @@ def main(args):
             f"Pseudo-labelled {n_pseudo} images of {weak_name} -> {pseudo_json}; "
             f"{n_weak} stay weak -> {remaining_json}"
         )
+        if args.truth_json:
+            truth = load_wsdet_coco_json(args.truth_json, meta.image_root, supervision="strong")
+            quality = pseudo_box_quality(pseudo, truth)
+            logger.info(f"Pseudo boxes against {args.truth_json}: {quality}")
+            with open(os.path.join(args.output_dir, "pseudo_box_quality.json"), "w") as f:
+                json.dump(quality, f, indent=1)
     comm.synchronize()
     if not args.retrain:
         return None
@@ -75,7 +101,11 @@ def main(args):
         )
     register_wsdet_coco("self_train_pseudo", pseudo_json, meta.image_root, supervision="strong")
     register_wsdet_coco("self_train_weak", remaining_json, meta.image_root, supervision="weak")
-    cfg = retrain_config(cfg, weak_name, "self_train_pseudo", "self_train_weak", args.output_dir)
+    initial, source = initial_weights_of_run(cfg.MODEL.WEIGHTS, args.config_file)
+    weights = retrain_weights(args.retrain_init, initial, cfg.MODEL.WEIGHTS)
+    logger.info(f"Retraining from {weights or 'a random initialization'} (--retrain-init {args.retrain_init}; "
+                f"the original run started from {initial or 'a random initialization'}, read from {source})")
+    cfg = retrain_config(cfg, weak_name, "self_train_pseudo", "self_train_weak", args.output_dir, weights)
     trainer = WSDetTrainer(cfg)
     trainer.resume_or_load(resume=False)
     return trainer.train()
@@ -94,7 +124,16 @@ def build_parser():
                         help="weak dataset to pseudo-label (default: the weak one in DATASETS.TRAIN)")
     add_dataset_arguments(parser)
     parser.add_argument("--output-dir", required=True, help="where the JSON files (and retrain/) go")
-    parser.add_argument("--retrain", action="store_true", help="retrain from scratch with the pseudo labels")
+    parser.add_argument("--retrain", action="store_true", help="retrain with the pseudo labels")
+    parser.add_argument("--truth-json", default="", metavar="JSON",
+                        help="known boxes of (some of) the weak images, e.g. the synthetic data's "
+                        "weak_train_truth.json: the pseudo boxes are scored against them (pseudo_box_quality.json)")
+    parser.add_argument(
+        "--retrain-init", choices=RETRAIN_INIT, default="config",
+        help="what the retraining starts from: 'config', the original run's initial weights (MODEL.WEIGHTS "
+        "of the config.yaml saved beside the model, else of --config-file; default, as in the paper), "
+        "'model', the model that made the pseudo-labels, or 'none' (random initialization)",
+    )
     return parser
 
 

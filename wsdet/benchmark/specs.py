@@ -38,6 +38,7 @@ class MethodRun:
     scaled_keys: Tuple[Tuple[str, float], ...] = ()
     heatmaps: bool = False  # outputs heatmaps: their pixel threshold is chosen on the validation set
     self_train_fraction: Optional[float] = None  # self-training: fraction of weak images pseudo-labelled
+    self_train_init: str = "config"  # what the retraining starts from (tools/self_train.py --retrain-init)
 
     @property
     def val_dataset(self) -> str:
@@ -111,7 +112,7 @@ def _bus_study() -> Tuple[MethodRun, ...]:
     runs.append(_bus("joint, static alpha 0.3", "bus_joint", "WSDET.MIL.ALPHA.SCHEDULE", "static"))
     runs.append(_bus("joint, alpha up to 1 (official)", "bus_joint", "WSDET.MIL.ALPHA.VALUE", "1.0"))
     runs.append(
-        _bus("joint, alternating mini-batches", "bus_joint", "WSDET.DATALOADER.MODE", "alternating",
+        _bus("joint, alternating mini-batches", "bus_joint", "WSDET.DATALOADER.MODE", "alternating_batches",
              "SOLVER.IMS_PER_BATCH", "2", "WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "2",
              "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2")
     )
@@ -137,8 +138,9 @@ _CXR_STUDY = (
     _cxr("InfoMask, FeatureMask (no regularizer)", "cxr_infomask", "WSDET.CAM.INFOMASK.REGULARIZER", "none"),
 )
 
+
 def _bus_defaults() -> Tuple[MethodRun, ...]:
-    """The candidates for the default joint model (issue #13): strong only and each MoI variant, to be
+    """The candidates for the default joint model: strong only and each MoI variant, to be
     run with several seeds (``with_seeds``) and on data variants (another ``WSDET_DATASETS``)."""
     runs = [_bus("strong only", "bus_strong_only", is_mil=False)]
     for moi in ("most_malignant", "most_benign", "most_discriminative", "most_abnormal"):
@@ -147,6 +149,10 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
         for k in (1, 10):
             runs.append(_bus(f"joint, MoI {moi}, normal top-{k}", "bus_joint", "WSDET.MIL.MOI", moi,
                              "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", str(k)))
+    for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
+        runs.append(_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}", "bus_joint", "WSDET.MIL.MOI",
+                         "most_abnormal", init_from="joint, MoI most_abnormal", self_train_fraction=0.5,
+                         self_train_init=init))
     runs.append(_bus("weak only", "bus_weak_only"))
     runs.append(_bus("weak only, MoI most_abnormal, normal top-1", "bus_weak_only", "WSDET.MIL.MOI",
                      "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", "1"))

@@ -1,7 +1,13 @@
 """Training and evaluation with Detectron2's trainer: wsdet's trainer, checkpoints, config checks."""
 from types import ModuleType as _ModuleType
 
-from .checkpoint import UnsafeCheckpointError, WSDetCheckpointer
+from .checkpoint import (
+    CorruptCheckpointError,
+    UnsafeCheckpointError,
+    UntrainedModelError,
+    WSDetCheckpointer,
+    load_weights_to_evaluate,
+)
 from .config_checks import ConfigError, check_config
 from .distributed import broadcast_buffers, create_ddp_model
 from .loss_checks import add_loss_check, check_losses
