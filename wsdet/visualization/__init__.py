@@ -4,6 +4,7 @@ from types import ModuleType as _ModuleType
 from .curves import froc_band, plot_froc
 from .grids import make_grid, save_grid, write_png
 from .overlays import (
+    BACKGROUND_COLOR,
     CLASS_COLORS,
     GT_COLOR,
     MIN_DISPLAY_SIZE,

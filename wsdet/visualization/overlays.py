@@ -15,6 +15,7 @@ from ..modeling.cam.postprocessing import normalize_heatmaps
 from .text import Color, LabelPlacer, append_legend
 
 __all__ = [
+    "BACKGROUND_COLOR",
     "CLASS_COLORS",
     "GT_COLOR",
     "MIN_DISPLAY_SIZE",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 GT_COLOR: Color = (0, 255, 0)
+BACKGROUND_COLOR: Color = (170, 170, 170)  # regions known to hold no lesion (``background_boxes``)
 # Colours of predicted boxes, by contiguous class id (cycled); none is green, the ground-truth colour.
 CLASS_COLORS: Tuple[Color, ...] = (
     (255, 215, 0),
@@ -198,6 +200,7 @@ def render_overlay(
     heatmap: Optional[np.ndarray] = None,
     gt_boxes: Optional[np.ndarray] = None,
     gt_classes: Optional[np.ndarray] = None,
+    background_boxes: Optional[np.ndarray] = None,
     pred_boxes: Optional[np.ndarray] = None,
     pred_scores: Optional[np.ndarray] = None,
     pred_classes: Optional[np.ndarray] = None,
@@ -207,9 +210,10 @@ def render_overlay(
     legend: bool = True,
 ) -> np.ndarray:
     """
-    The heatmap (if any, :func:`overlay_heatmap` with ``heatmap_options``), then the ground-truth
-    boxes in :data:`GT_COLOR` (labelled below with their class when ``gt_classes`` is given), then the
-    predictions (:func:`draw_detections`), on one RGB image; labels never cover each other.
+    The heatmap (if any, :func:`overlay_heatmap` with ``heatmap_options``), the background boxes
+    (XYXY, :data:`BACKGROUND_COLOR`), the ground-truth boxes in :data:`GT_COLOR` (labelled below with
+    their class when ``gt_classes`` is given), then the predictions (:func:`draw_detections`), on one
+    RGB image; labels never cover each other.
 
     Args:
         display_size: the longer side of the drawing, in pixels: the image is resized to it first, so
@@ -233,6 +237,10 @@ def render_overlay(
         rgb = overlay_heatmap(rgb, heatmap, **options)
     placer = LabelPlacer(rgb, font_scale)
     items = []
+    if background_boxes is not None:
+        for box in np.asarray(background_boxes, dtype=np.float64).reshape(-1, 4) * scale:
+            _outline(rgb, box, BACKGROUND_COLOR, thickness)
+        items.append(("background (no lesion)", BACKGROUND_COLOR))
     if gt_boxes is not None:
         gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4) * scale
         rects = [_outline(rgb, box, GT_COLOR, thickness) for box in gt_boxes]
