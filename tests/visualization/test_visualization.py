@@ -313,6 +313,6 @@ def test_visualize_results_tool(tmp_path, tiny_coco):
         capture_output=True,
     )
     grid = cv2.imread(str(out / "overlays_run.png"))
-    assert grid is not None and grid.shape[1] == 3 * (192 + 4) + 4
+    assert grid is not None and grid.shape[1] == 3 * (256 + 4) + 4
     assert cv2.imread(str(out / "froc.png")) is not None
     # the overlay grid is named after the run folder of the results ("run" in run/inference/v_test)

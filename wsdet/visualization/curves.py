@@ -1,10 +1,10 @@
-"""FROC curves as PNG (matplotlib, Agg canvas): several models on one plot, with bootstrap bands.
+"""FROC and ROC curves as pictures (matplotlib, Agg canvas): several models or classes on one plot.
 
-A curve is a mapping with ``fp_per_image`` and ``sensitivity`` arrays of operating points ordered by
-decreasing score threshold: the ``curve`` of :func:`wsdet.evaluation.froc`, or the
+A FROC curve is a mapping with ``fp_per_image`` and ``sensitivity`` arrays of operating points ordered
+by decreasing score threshold: the ``curve`` of :func:`wsdet.evaluation.froc`, or the
 ``froc_curve.npz`` that :class:`wsdet.evaluation.LocalizationEvaluator` writes. Between operating
 points the curve is a step function: the sensitivity at ``f`` false positives per image is the best
-one reached with at most ``f``.
+one reached with at most ``f``. Figures are returned as RGB arrays (for PNG files and TensorBoard).
 """
 
 from typing import Dict, Mapping, Optional, Sequence, Tuple
@@ -14,10 +14,30 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..evaluation.bootstrap import resample_weights
-from ..evaluation.froc import FROC_FP_RATES, match_detections, sensitivity_at
+from ..evaluation.curves import operating_points
+from ..evaluation.froc import FROC_FP_RATES, froc, match_detections, sensitivity_at
 from ..evaluation.tables import BoxTable
+from .grids import write_png
 
-__all__ = ["froc_band", "plot_froc"]
+__all__ = [
+    "figure_to_rgb",
+    "froc_band",
+    "froc_curve_and_band",
+    "froc_figure",
+    "plot_froc",
+    "roc_figure",
+    "roc_points",
+]
+
+Curve = Dict[str, np.ndarray]
+
+
+def figure_to_rgb(figure: Figure) -> np.ndarray:
+    """The (H, W, 3) uint8 RGB pixels of a matplotlib figure (laid out tight)."""
+    canvas = FigureCanvasAgg(figure)
+    figure.tight_layout()
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 _CHUNK_ELEMENTS = 1 << 22  # resamples x detections held in memory at once
 
@@ -81,8 +101,23 @@ def froc_band(
     return {"fp_per_image": fp_rates, "lower": lower, "upper": upper}
 
 
-def plot_froc(
-    path: str,
+def froc_curve_and_band(
+    gt: BoxTable,
+    dets: BoxTable,
+    num_images: int,
+    *,
+    iou_thresh: float = 0.5,
+    criterion: str = "iou",
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> Tuple[Curve, Curve]:
+    """The FROC curve of ``dets`` on the ``num_images`` images of ``gt`` and its bootstrap band."""
+    options = {"iou_thresh": iou_thresh, "criterion": criterion}
+    curve = froc(gt, dets, num_images, **options)["curve"]
+    return curve, froc_band(gt, dets, num_images, n_resamples=n_resamples, seed=seed, **options)
+
+
+def froc_figure(
     curves: Mapping[str, Mapping[str, np.ndarray]],
     bands: Optional[Mapping[str, Mapping[str, np.ndarray]]] = None,
     *,
@@ -91,19 +126,17 @@ def plot_froc(
     confidence: float = 0.95,
     figsize: Tuple[float, float] = (5.5, 4.0),
     dpi: int = 100,
-) -> None:
+) -> np.ndarray:
     """
-    Write a PNG of FROC curves on a log-2 false-positives-per-image axis over ``fp_range``, one per
-    model (legend: name and mean sensitivity at the standard rates 1/8 ... 8, marked on the curves).
+    FROC curves on a log-2 false-positives-per-image axis over ``fp_range``, one per model (legend:
+    name and mean sensitivity at the standard rates 1/8 ... 8, marked on the curves), as RGB pixels.
 
     Args:
-        path: the PNG file.
         curves: model name -> FROC curve.
         bands: model name -> :func:`froc_band` result, drawn as a shaded band (optional per model).
         confidence: level of the bands, for the legend.
     """
     figure = Figure(figsize=figsize, dpi=dpi)
-    FigureCanvasAgg(figure)
     ax = figure.add_subplot()
     grid = np.geomspace(fp_range[0], fp_range[1], 200)
     marks = np.array([f for f in FROC_FP_RATES if fp_range[0] <= f <= fp_range[1]])
@@ -139,8 +172,51 @@ def plot_froc(
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path)
+    return figure_to_rgb(figure)
+
+
+def plot_froc(
+    path: str,
+    curves: Mapping[str, Mapping[str, np.ndarray]],
+    bands: Optional[Mapping[str, Mapping[str, np.ndarray]]] = None,
+    **options,
+) -> None:
+    """Write :func:`froc_figure` (``options``: its keyword arguments) as a PNG file."""
+    write_png(path, froc_figure(curves, bands, **options))
+
+
+def roc_points(scores: np.ndarray, labels: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(false positive rates, true positive rates) of every score threshold, from (0, 0) to (1, 1)."""
+    labels = np.asarray(labels, dtype=bool)
+    _, n_true, n_selected = operating_points(scores, labels)
+    n_pos, n_neg = max(int(labels.sum()), 1), max(int((~labels).sum()), 1)
+    fpr = np.concatenate([[0.0], (n_selected - n_true) / n_neg])
+    tpr = np.concatenate([[0.0], n_true / n_pos])
+    return fpr, tpr
+
+
+def roc_figure(
+    curves: Mapping[str, Tuple[np.ndarray, np.ndarray]],
+    *,
+    title: str = "ROC",
+    figsize: Tuple[float, float] = (4.5, 4.0),
+    dpi: int = 100,
+) -> np.ndarray:
+    """ROC curves (name -> (false positive rates, true positive rates)) and the chance line, as RGB."""
+    figure = Figure(figsize=figsize, dpi=dpi)
+    ax = figure.add_subplot()
+    for i, (name, (fpr, tpr)) in enumerate(curves.items()):
+        ax.plot(fpr, tpr, color=f"C{i}", label=name)
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1)
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_aspect("equal")
+    ax.set_xlabel("1 - specificity")
+    ax.set_ylabel("sensitivity")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    return figure_to_rgb(figure)
 
 
 def _rate_label(rate: float) -> str:
