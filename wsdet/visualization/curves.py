@@ -13,9 +13,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..evaluation.bootstrap import resample_weights
 from ..evaluation.curves import operating_points
-from ..evaluation.froc import FROC_FP_RATES, froc, match_detections, sensitivity_at
+from ..evaluation.froc import FROC_FP_RATES, froc, sensitivity_at
+from ..evaluation.froc_bootstrap import resampled_sensitivities
 from ..evaluation.tables import BoxTable
 from .grids import write_png
 
@@ -39,8 +39,6 @@ def figure_to_rgb(figure: Figure) -> np.ndarray:
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
-_CHUNK_ELEMENTS = 1 << 22  # resamples x detections held in memory at once
-
 
 def froc_band(
     gt: BoxTable,
@@ -57,11 +55,8 @@ def froc_band(
 ) -> Dict[str, np.ndarray]:
     """
     Percentile bootstrap band of the FROC sensitivity, resampling the ``num_images`` images with
-    replacement (seeded; the resamples of :func:`wsdet.evaluation.bootstrap_ci`).
-
-    Detections are matched once (:func:`wsdet.evaluation.match_detections`, same options as
-    :func:`wsdet.evaluation.froc`); a resample repeats whole images, so it keeps their matching and
-    only reweights hits, false positives and lesions.
+    replacement (seeded; :func:`wsdet.evaluation.froc_bootstrap.resampled_sensitivities`, same hit
+    options as :func:`wsdet.evaluation.froc`).
 
     Args:
         fp_rates: where the band is evaluated; default: 97 rates from 1/8 to 8, log-spaced.
@@ -70,30 +65,12 @@ def froc_band(
         ``{"fp_per_image": fp_rates, "lower": ..., "upper": ...}``; NaN when no resample has a lesion.
     """
     fp_rates = np.geomspace(1 / 8, 8, 97) if fp_rates is None else np.asarray(fp_rates, dtype=np.float64)
-    hits = match_detections(gt, dets, iou_thresh, criterion, class_aware) >= 0
-    order = np.argsort(-dets.scores, kind="stable")
-    det_image, det_hit = dets.image[order], hits[order]
-    # the last detection of each group of tied scores: the operating points
-    points = np.flatnonzero(np.diff(dets.scores[order], append=np.nan) != 0)
-    lesions_per_image = np.bincount(gt.image, minlength=num_images).astype(np.float64)
-    rows = max(1, _CHUNK_ELEMENTS // max(len(order), 1))
-    sens = []
-    for weights in resample_weights(num_images, n_resamples, seed):
-        for w in np.split(weights, np.arange(rows, len(weights), rows)):
-            det_weight = w[:, det_image]
-            n_hits = np.cumsum(det_weight * det_hit, axis=1)[:, points]
-            n_fps = np.cumsum(det_weight * ~det_hit, axis=1)[:, points]
-            for hit_row, fp_row, lesions in zip(n_hits, n_fps, w @ lesions_per_image):
-                if lesions == 0:
-                    sens.append(np.full(len(fp_rates), np.nan))
-                    continue
-                curve = {
-                    "fp_per_image": np.concatenate([[0.0], fp_row / num_images]),
-                    "sensitivity": np.concatenate([[0.0], hit_row / lesions]),
-                }
-                sens.append(sensitivity_at(curve, fp_rates))
+    blocks = resampled_sensitivities(
+        gt, dets, num_images, fp_rates, n_resamples=n_resamples, seed=seed, iou_thresh=iou_thresh,
+        criterion=criterion, class_aware=class_aware,
+    )
+    sens = np.concatenate(list(blocks))
     tail = (1.0 - confidence) / 2.0
-    sens = np.array(sens).reshape(-1, len(fp_rates))
     if np.isnan(sens).all():
         lower = upper = np.full(len(fp_rates), np.nan)
     else:
