@@ -40,6 +40,11 @@ def add_wsdet_config(cfg: CN) -> None:
     _C.WSDET.EVAL.PIXEL_THRESH = -1.0
     # Heatmaps are kept at most this many pixels a side for the heatmap metrics.
     _C.WSDET.EVAL.HEATMAP_SIZE = 64
+    # Draw each evaluation's figures (FROC, ROC, confusion matrix, example overlays) into its output
+    # folder and TensorBoard.
+    _C.WSDET.EVAL.FIGURES = True
+    # Example images of each kind (best, worst localized, normal) in the examples figure.
+    _C.WSDET.EVAL.NUM_EXAMPLES = 4
 
     _C.WSDET.SOLVER = CN()
     # "SGD" (Detectron2's, momentum SOLVER.MOMENTUM) or "Adam" (official code of Shin et al.); both use

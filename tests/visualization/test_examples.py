@@ -27,11 +27,12 @@ def test_rank_examples():
         [0, 0, 0, 1, 0, 0, 0],
         [0.9, 0.6, 0.95, 0.99, 0.3, 0.8, 0.99],
     )
-    ranked = rank_examples(_gt(), dets, count=4)
+    ranked = rank_examples(_gt(), dets, count=2)
     # image 0: exact hit; 1: its top detection misses (the hit scores less); 2: wrong class; 3: nothing
-    assert ranked["best"][:1] == [0]
-    assert ranked["worst"] == [2, 1, 3, 0]  # misses, the most confident first, then the hits
+    assert ranked["best"] == [0, 2]  # the hit, then the most confident of the misses
+    assert ranked["worst"] == [1, 3]  # the other misses, the most confident first
     assert ranked["normal"] == [5, 4]  # most confident false positives first; image 6 is not box-annotated
+    assert rank_examples(_gt(), dets, count=4)["worst"] == [1, 3]  # never the best images again
     assert pick_images(_gt(), 10) == [4, 0, 5, 1, 2, 3]  # normal and class-0 images in turn
 
 

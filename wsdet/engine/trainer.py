@@ -16,7 +16,9 @@ from detectron2.utils.logger import setup_logger
 
 from ..data import WSDetDatasetMapper, build_wsdet_train_loader
 from ..evaluation import EvalSettings, LocalizationEvaluator, save_results_json
+from ..evaluation.report import json_safe
 from ..modeling import class_weights_from_counts
+from ..visualization.evaluation_figures import EvaluationFigures
 from .alternating import AlternatingStepTrainer
 from .checkpoint import WSDetCheckpointer
 from .config_checks import check_config
@@ -187,12 +189,19 @@ class WSDetTrainer(DefaultTrainer):
         cls, cfg: CfgNode, dataset_name: str, output_folder: Optional[str] = None
     ) -> DatasetEvaluator:
         output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+        settings = eval_settings_from_config(cfg)
+        figures = None
+        if cfg.WSDET.EVAL.FIGURES:
+            figures = EvaluationFigures(
+                dataset_name, output_folder, settings, num_examples=cfg.WSDET.EVAL.NUM_EXAMPLES
+            )
         evaluators: List[DatasetEvaluator] = [
             LocalizationEvaluator(
                 dataset_name,
                 output_folder,
                 heatmap_size=cfg.WSDET.EVAL.HEATMAP_SIZE,
-                settings=eval_settings_from_config(cfg),
+                settings=settings,
+                figure_writer=figures,
             )
         ]
         if any("annotations" in d for d in DatasetCatalog.get(dataset_name)):
@@ -214,7 +223,8 @@ class WSDetTrainer(DefaultTrainer):
             # DefaultTrainer.test unwraps the results of a single test set
             per_dataset = results if len(set(cfg.DATASETS.TEST)) > 1 else {cfg.DATASETS.TEST[0]: results}
             for dataset_name, dataset_results in per_dataset.items():
-                save_results_json(
-                    dataset_results, os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name, "results.json")
+                save_results_json(  # NaN (a metric without data) as null: strict JSON
+                    json_safe(dataset_results),
+                    os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name, "results.json"),
                 )
         return results

@@ -11,7 +11,7 @@ import itertools
 import json
 import logging
 import os
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -23,6 +23,8 @@ from detectron2.utils.file_io import PathManager
 
 from .gt_io import gt_from_dataset_dicts
 from .flatten import flatten_results
+from .report import add_intervals, applicable_groups, format_tables, is_single_label, json_safe
+from .saved_results import IMAGE_PROBS_FILE
 from .suite import EvalSettings, evaluate_records
 
 logger = logging.getLogger(__name__)
@@ -63,9 +65,12 @@ class LocalizationEvaluator(DatasetEvaluator):
     Ground truth comes from ``DatasetCatalog.get(dataset_name)`` (wsdet dataset dicts: ``annotations``
     with boxes, ``image_labels``); class names from the metadata's ``thing_classes``. Each family of
     metrics runs when the outputs and the dataset allow it (a dataset without boxes gets only the
-    classification metrics). ``evaluate`` returns ``{task: {metric: float}}`` (per-class metrics named
-    "metric-class") and, with ``output_dir``, writes every detail to ``wsdet_metrics.json`` and the
-    FROC curve to ``froc_curve.npz``.
+    classification metrics; :mod:`.report` says which groups apply). ``evaluate`` logs the results as
+    tables, returns ``{task: {metric: float}}`` (per-class metrics named "metric-class") and, with
+    ``output_dir``, writes every detail (exact and DeLong CIs included) to ``wsdet_metrics.json``, the
+    FROC curve to ``froc_curve.npz`` and the image probabilities to ``image_probs.json``.
+    ``figure_writer(gt, records, details, class_names)``, when given, draws the figures (e.g.
+    :class:`wsdet.visualization.evaluation_figures.EvaluationFigures`).
     """
 
     def __init__(
@@ -76,7 +81,10 @@ class LocalizationEvaluator(DatasetEvaluator):
         distributed: bool = True,
         heatmap_size: int = 64,
         settings: EvalSettings = EvalSettings(),
+        figure_writer: Optional[Callable[..., Any]] = None,
     ):
+        self._dataset_name = dataset_name
+        self._figure_writer = figure_writer
         self._output_dir = output_dir
         self._distributed = distributed
         self._heatmap_size = heatmap_size
@@ -136,15 +144,20 @@ class LocalizationEvaluator(DatasetEvaluator):
             logger.info(
                 "Evaluating the %d of %d images that have outputs", len(rows), len(self._gt.image_ids)
             )
-        details = evaluate_records(
-            self._gt.select(rows), list(unique.values()), self._class_names, self._settings
-        )
+        gt, records = self._gt.select(rows), list(unique.values())
+        details = evaluate_records(gt, records, self._class_names, self._settings)
+        details = applicable_groups(details, is_single_label(gt, self._settings.single_label))
+        probs = np.array([r["probs"] for r in records]) if "classification" in details else None
+        add_intervals(details, gt, probs)
+        logger.info("Evaluation results of %s:\n%s", self._dataset_name, format_tables(details, self._class_names))
         results = flatten_results(details, self._class_names)
         if self._output_dir:
-            self._save(details)
+            self._save(details, gt.image_ids, probs)
+        if self._figure_writer is not None:
+            self._figure_writer(gt, records, details, self._class_names)
         return copy.deepcopy(results)
 
-    def _save(self, details: Dict[str, Any]) -> None:
+    def _save(self, details: Dict[str, Any], image_ids: Sequence[Any], probs: Optional[np.ndarray]) -> None:
         PathManager.mkdirs(self._output_dir)
         details = copy.copy(details)
         if "froc" in details:
@@ -153,4 +166,8 @@ class LocalizationEvaluator(DatasetEvaluator):
             with PathManager.open(os.path.join(self._output_dir, "froc_curve.npz"), "wb") as f:
                 np.savez(f, **curve)
         with PathManager.open(os.path.join(self._output_dir, "wsdet_metrics.json"), "w") as f:
-            json.dump(details, f, indent=2, default=float)
+            json.dump(json_safe(details), f, indent=2)
+        if probs is not None:
+            saved = {"image_ids": list(image_ids), "class_names": self._class_names, "probs": probs}
+            with PathManager.open(os.path.join(self._output_dir, IMAGE_PROBS_FILE), "w") as f:
+                json.dump(json_safe(saved), f)

@@ -38,8 +38,8 @@ def rank_examples(gt: GroundTruth, dets: BoxTable, count: int) -> Dict[str, List
 
     - ``best``: lesion images whose top detection (highest score, any class) overlaps a lesion of its
       class best (IoU), then the more confident;
-    - ``worst``: lesion images whose top detection overlaps least (a miss, a wrong class, or nothing
-      detected), the most confident misses first;
+    - ``worst``: the other lesion images whose top detection overlaps least (a miss, a wrong class, or
+      nothing detected), the most confident misses first;
     - ``normal``: normal images with the most confident detections (their worst false positives).
     """
     rows = np.flatnonzero(gt.box_evaluable())
@@ -52,10 +52,12 @@ def rank_examples(gt: GroundTruth, dets: BoxTable, count: int) -> Dict[str, List
     np.maximum.at(overlap, tops.image[rows_top], box_iou(tops.boxes[rows_top], gt.boxes.boxes[rows_gt]))
     lesion = rows[np.bincount(gt.boxes.image, minlength=len(gt.image_ids))[rows] > 0]
     normal = rows[gt.normal[rows]]
-    best = lesion[np.lexsort((-score[lesion], -overlap[lesion]))]
+    # with fewer than 2 x count lesion images, half of them are best and the others worst
+    best = lesion[np.lexsort((-score[lesion], -overlap[lesion]))][: min(count, (len(lesion) + 1) // 2)]
     worst = lesion[np.lexsort((-score[lesion], overlap[lesion]))]
+    worst = worst[~np.isin(worst, best)][:count]
     confident = normal[np.argsort(-score[normal], kind="stable")]
-    return {"best": best[:count].tolist(), "worst": worst[:count].tolist(), "normal": confident[:count].tolist()}
+    return {"best": best.tolist(), "worst": worst.tolist(), "normal": confident[:count].tolist()}
 
 
 def draw_overlays(
