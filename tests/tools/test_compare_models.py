@@ -1,4 +1,4 @@
-"""tools/compare_models.py on hand-made detections: CorLoc of two models and the paired p-value."""
+"""tools/compare_models.py on hand-made results: CorLoc, FROC and AUC of two models, paired p-values."""
 import json
 import os
 import subprocess
@@ -16,9 +16,11 @@ def _run_tool(args):
     return result.stdout
 
 
-def _write(folder, detections):
+def _write(folder, detections, probs=None):
     folder.mkdir(parents=True)
     (folder / "coco_instances_results.json").write_text(json.dumps(detections))
+    if probs is not None:
+        (folder / "image_probs.json").write_text(json.dumps(probs))
     return str(folder)
 
 
@@ -33,17 +35,25 @@ def test_compare_two_models(tmp_path, tiny_coco):
     low = [dict(d, score=0.4) for d in hit] + [
         {"image_id": 1, "category_id": 1, "bbox": [40.0, 40.0, 10.0, 10.0], "score": 0.8}
     ]
-    a = _write(tmp_path / "a", hit)
-    b = _write(tmp_path / "b", low)
+    ids = [img["id"] for img in coco["images"]]
+    labels = [img["pos_category_ids"] for img in coco["images"]]
+    right = {"image_ids": ids, "probs": [[0.9 if c in lab else 0.1 for c in (1, 2)] for lab in labels]}
+    unsure = {"image_ids": ids, "probs": [[0.3, 0.3] for _ in ids]}
+    a = _write(tmp_path / "a", hit, right)
+    b = _write(tmp_path / "b", low, unsure)
     name = unique_name("cmp")
     out = tmp_path / "cmp.json"
     printed = _run_tool(["--dataset", name, json_file, root, "--dataset-name", name, "--results", a, b,
                   "--labels", "good", "shy", "--bootstrap", "200", "--output", str(out)])
     result = json.loads(out.read_text())
     good, shy = result["models"]["good"], result["models"]["shy"]
-    assert good["official"]["corloc"] == 1.0 and shy["official"]["corloc"] == 0.0
-    assert good["top1"]["corloc"] == shy["top1"]["corloc"] == 1.0
-    assert shy["fp_per_normal_image"] == pytest.approx(1 / 8) and good["fp_per_normal_image"] == 0.0
-    assert result["paired_pvalue"]["official"] < 0.01
-    assert result["paired_pvalue"]["top1"] == 1.0  # identical outcomes: no evidence of a difference
-    assert "CorLoc official: good 1.000 [1.000, 1.000]  vs  shy 0.000 [0.000, 0.000]" in printed
+    assert good["corloc"]["official"]["corloc"] == 1.0 and shy["corloc"]["official"]["corloc"] == 0.0
+    assert good["corloc"]["top1"]["corloc"] == shy["corloc"]["top1"]["corloc"] == 1.0
+    assert shy["corloc"]["fp_per_normal_image"] == pytest.approx(1 / 8) and good["corloc"]["fp_per_normal_image"] == 0
+    p = result["paired_pvalue"]
+    assert p["corloc_official"] < 0.01
+    assert p["corloc_top1"] == 1.0  # identical outcomes: no evidence of a difference
+    assert good["froc"]["mean_sensitivity"] == 1.0 and p["froc_mean_sensitivity"] > 0.05  # one FP at 0.8
+    assert good["auc"]["benign"]["auc"] == 1.0 and shy["auc"]["benign"]["auc"] == 0.5
+    assert p["auc abnormal vs normal"] < 0.01
+    assert "| CorLoc official" in printed and "1.000 [1.000, 1.000]" in printed and "| AUC malignant" in printed
