@@ -3,6 +3,7 @@
 The only changes: BUSI and WORK point into a temporary folder, and the tools that build a model get
 the instant-test options appended (a few iterations on 64 px images).
 """
+import json
 import os
 import re
 import subprocess
@@ -58,6 +59,16 @@ def test_worked_example_runs(tmp_path):
     printed = result.stdout + result.stderr
     assert result.returncode == 0, printed[-6000:]
     assert "test: 5 images, 4 boxes" in printed  # 20% of each label group
-    for path in ("data_check/busi_strong_grid.png", "joint/model_final.pth", "joint/inference/busi_test/results.json",
-                 "figures/froc.png", "predictions/predictions.json", "exported/model.ts"):
+    evaluation = os.path.join(work, "joint", "inference", "busi_test")
+    for path in ("data_check/busi_strong_grid.png", "joint/model_final.pth", "figures/froc.png",
+                 "predictions/predictions.json", "exported/model.ts"):
         assert os.path.isfile(os.path.join(work, path)), path
+    assert {"froc.png", "roc.png", "confusion_matrix.png", "examples.png"} <= set(os.listdir(evaluation))
+    with open(os.path.join(evaluation, "results.json")) as f:
+        results = json.loads(f.read(), parse_constant=_refuse)  # strict JSON: no NaN literals
+    assert {"bbox", "corloc", "froc", "classification"} <= set(results)
+    assert "| CorLoc" in printed and "DeLong 95% CI" in printed  # the evaluation tables in the log
+
+
+def _refuse(constant):
+    raise ValueError(f"{constant} in results.json")
