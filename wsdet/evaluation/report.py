@@ -110,8 +110,9 @@ def _ci(bounds: Sequence[float]) -> str:
     return f"[{_num(bounds[0])}, {_num(bounds[1])}]" if bounds is not None else "–"
 
 
-def _table(rows: List[List[Any]], headers: Sequence[str]) -> str:
-    align = ("left",) + ("right",) * (len(headers) - 1)  # names left, numbers right
+def _table(rows: List[List[Any]], headers: Sequence[str], names: int = 1) -> str:
+    """A Markdown table whose first ``names`` columns are left-aligned, the numbers right-aligned."""
+    align = ("left",) * names + ("right",) * (len(headers) - names)
     return tabulate(rows, headers=headers, tablefmt="pipe", colalign=align, disable_numparse=True)
 
 
@@ -140,7 +141,7 @@ def _froc_table(res: Dict[str, Any]) -> str:
     labels = [f"1/{round(1 / f)}" if f < 1 else f"{f:g}" for f in res["fp_rates"]]
     row = [[_num(s) for s in res["sensitivity"]] + [_num(res["mean_sensitivity"])]]
     title = f"FROC sensitivity ({res['num_lesions']} lesions on {res['num_images']} images) at FP per image:"
-    return f"{title}\n{_table(row, [*labels, 'mean'])}"
+    return f"{title}\n{_table(row, [*labels, 'mean'], names=0)}"
 
 
 def _classification_table(res: Dict[str, Any], class_names: Sequence[str]) -> str:

@@ -176,10 +176,11 @@ def roc_figure(
     curves: Mapping[str, Tuple[np.ndarray, np.ndarray]],
     *,
     title: str = "ROC",
-    figsize: Tuple[float, float] = (4.5, 4.0),
+    figsize: Tuple[float, float] = (4.6, 5.0),
     dpi: int = 100,
 ) -> np.ndarray:
-    """ROC curves (name -> (false positive rates, true positive rates)) and the chance line, as RGB."""
+    """ROC curves (name -> (false positive rates, true positive rates)) and the chance line, as RGB;
+    the legend under the plot."""
     figure = Figure(figsize=figsize, dpi=dpi)
     ax = figure.add_subplot()
     for i, (name, (fpr, tpr)) in enumerate(curves.items()):
@@ -192,7 +193,7 @@ def roc_figure(
     ax.set_ylabel("sensitivity")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize="small", frameon=False)
     return figure_to_rgb(figure)
 
 
