@@ -1,0 +1,193 @@
+"""The vectorized metrics against the implementations they replaced, on random inputs.
+
+The previous implementations are copied below verbatim from commit a6f6c96 (one findContours call
+per map, per-sample loops, a lexsort of all detections, one bootstrap per CorLoc definition, ...).
+Every result must be identical; these tests go once the new code is pinned to reference values.
+"""
+
+import math
+from typing import List, Sequence, Tuple
+
+import cv2
+import numpy as np
+import pytest
+
+from wsdet.evaluation import heatmap_ops as new_heatmap_ops
+from wsdet.evaluation import pixel_metrics as new_pixel_metrics
+from wsdet.evaluation.maxboxacc import CAM_THRESHOLDS
+from wsdet.evaluation.pixel_metrics import PixelCounts
+from wsdet.evaluation.tables import BoxTable
+
+# ---------------------------------------------------------------- the previous implementations
+
+
+# wsdet/evaluation/heatmap_ops.py
+def minmax_normalize(heatmap: np.ndarray) -> np.ndarray:
+    """Rescale a map to [0, 1] (Choe et al. 2020); a constant map becomes all zeros."""
+    heatmap = np.asarray(heatmap, dtype=np.float32)
+    low, high = heatmap.min(), heatmap.max()
+    return (heatmap - low) / (high - low) if high > low else np.zeros_like(heatmap)
+
+
+# wsdet/evaluation/heatmap_ops.py
+def boxes_to_mask(boxes: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
+    """Union of XYXY ``boxes`` as a boolean ``shape`` mask.
+
+    A pixel is inside a box when its centre is (half-open: [x0, x1)); a box smaller than a pixel
+    still covers the pixel holding its centre.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if not len(boxes):
+        return np.zeros(shape, dtype=bool)
+    lo, hi = np.ceil(boxes[:, :2] - 0.5), np.ceil(boxes[:, 2:] - 0.5)
+    centre = np.floor((boxes[:, :2] + boxes[:, 2:]) / 2)
+    tiny = hi <= lo
+    lo, hi = np.where(tiny, centre, lo), np.where(tiny, centre + 1, hi)
+    rows, cols = np.arange(shape[0]), np.arange(shape[1])
+    in_x = (cols >= lo[:, :1]) & (cols < hi[:, :1])
+    in_y = (rows >= lo[:, 1:]) & (rows < hi[:, 1:])
+    return np.any(in_y[:, :, None] & in_x[:, None, :], axis=0)
+
+
+# wsdet/evaluation/heatmap_ops.py
+def masks_from_boxes(gt: BoxTable, shapes: Sequence[Tuple[int, int]]) -> List[np.ndarray]:
+    """One mask per sample (``gt.image`` indexes ``shapes``): the union of the sample's boxes."""
+    return [boxes_to_mask(boxes, shape) for boxes, shape in zip(gt.boxes_per_image(len(shapes)), shapes)]
+
+
+# wsdet/evaluation/pixel_metrics.py
+def pixel_counts(
+    heatmaps: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    thresholds: Sequence[float] = CAM_THRESHOLDS,
+    normalize: bool = True,
+) -> PixelCounts:
+    """Count, for every sample and threshold, the predicted and the correctly predicted pixels."""
+    thresholds = np.sort(np.asarray(thresholds, dtype=np.float64))
+    n, n_thr = len(heatmaps), len(thresholds)
+    overlap, predicted = np.zeros((n, n_thr), dtype=np.int64), np.zeros((n, n_thr), dtype=np.int64)
+    positive, total = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for i, (heatmap, mask) in enumerate(zip(heatmaps, masks)):
+        values = minmax_normalize(heatmap) if normalize else np.asarray(heatmap, dtype=np.float32)
+        # level = number of thresholds <= value: the pixel is predicted at thresholds[:level]
+        level = np.searchsorted(thresholds, values.ravel(), side="right")
+        mask = np.asarray(mask, dtype=bool).ravel()
+        for out, selected in ((predicted, level), (overlap, level[mask])):
+            out[i] = np.cumsum(np.bincount(selected, minlength=n_thr + 1)[::-1])[::-1][1:]
+        positive[i], total[i] = mask.sum(), mask.size
+    return PixelCounts(thresholds, overlap, predicted, positive, total)
+
+
+# ---------------------------------------------------------------- random inputs
+
+
+def _random_map(rng: np.random.Generator, shape: Tuple[int, int], kind: int) -> np.ndarray:
+    """Noise, smooth, few-level (ties), binary, constant, float16 or non-finite maps."""
+    kind %= 8
+    if kind == 0:
+        return rng.random(shape)
+    if kind == 1:
+        return cv2.GaussianBlur(rng.random(shape).astype(np.float32), (3, 3), 1)
+    if kind == 2:
+        return rng.integers(0, 3, shape).astype(np.float32)
+    if kind == 3:
+        return (rng.random(shape) < 0.5).astype(np.float32)
+    if kind == 4:
+        return np.full(shape, 0.3)
+    if kind == 5:
+        return rng.random(shape).astype(np.float16)
+    heatmap = rng.random(shape)
+    heatmap.flat[rng.integers(heatmap.size)] = np.nan if kind == 6 else np.inf
+    return heatmap
+
+
+def _random_boxes(rng: np.random.Generator, n: int, size: float) -> np.ndarray:
+    xy = rng.uniform(-2, size, (n, 2))
+    wh = rng.uniform(0, size, (n, 2)) * (rng.random((n, 1)) > 0.1)  # some empty boxes
+    return np.hstack([xy, xy + wh])
+
+
+def _random_samples(rng: np.random.Generator, trial: int):
+    """Maps of one or two shapes (or one pixel), and GT boxes: 0-3 per sample, rows shuffled."""
+    n = int(rng.integers(1, 8))
+    shapes = [tuple(int(s) for s in rng.integers(1, 18, 2)) for _ in range(2)]
+    if trial % 10 == 0:
+        shapes = [(1, 1), (1, 5)]
+    maps = [_random_map(rng, shapes[i % 2], trial + i) for i in range(n)]
+    image = np.repeat(np.arange(n), rng.integers(0, 4, n))
+    image = image[rng.permutation(len(image))]
+    gt = BoxTable(image, _random_boxes(rng, len(image), 18), np.zeros(len(image)), np.ones(len(image)))
+    return maps, gt
+
+
+def _random_detections(rng: np.random.Generator, n: int, num_images: int, ties: bool) -> BoxTable:
+    if ties:
+        scores = rng.choice([0.1, 0.5, 0.5, 0.9, 1.0], n)
+    else:
+        scores = rng.random(n)
+    return BoxTable(rng.integers(0, num_images, n), _random_boxes(rng, n, 40), rng.integers(0, 2, n), scores)
+
+
+def _same(a, b) -> bool:
+    """Equal nested results, floats bit for bit (NaN equal to NaN)."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return a == b and type(a) is type(b)
+
+
+# ---------------------------------------------------------------- the comparisons
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pixel_counts_match_previous(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    sweeps = [
+        CAM_THRESHOLDS,
+        [0.5],
+        rng.random(7),
+        [0.1, 0.1, 0.3, -1.0, 2.0, 1e-40, 0.07, 1 / 3],  # repeated, outside [0, 1], not float32
+    ]
+    for trial in range(60):
+        if trial == 30:
+            monkeypatch.setattr(new_pixel_metrics, "_CHUNK_PIXELS", 40)
+        maps, _ = _random_samples(rng, trial)
+        masks = [rng.random(np.shape(m)) < 0.4 for m in maps]
+        for normalize in (True, False):
+            new = new_pixel_metrics.pixel_counts(maps, masks, sweeps[trial % 4], normalize)
+            old = pixel_counts(maps, masks, sweeps[trial % 4], normalize)
+            for field in ("thresholds", "overlap", "predicted", "positive", "total"):
+                np.testing.assert_array_equal(getattr(new, field), getattr(old, field))
+    # values right at and next to float32 roundings of the thresholds, NaN
+    edges = np.array(sweeps[3] + list(CAM_THRESHOLDS), dtype=np.float32)
+    values = np.concatenate([edges, np.nextafter(edges, 2), np.nextafter(edges, -2), [np.nan, 0, 1]])
+    values = [values.astype(np.float32)[None]]
+    masks = [np.ones(values[0].shape, dtype=bool)]
+    for thresholds in (sweeps[3], CAM_THRESHOLDS):
+        new = new_pixel_metrics.pixel_counts(values, masks, thresholds, normalize=False)
+        np.testing.assert_array_equal(new.predicted, pixel_counts(values, masks, thresholds, False).predicted)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_minmax_normalize_and_masks_match_previous(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    for trial in range(80):
+        if trial == 40:
+            monkeypatch.setattr(new_heatmap_ops, "_CHUNK_PIXELS", 30)
+        maps, gt = _random_samples(rng, trial)
+        for heatmap in maps:
+            np.testing.assert_array_equal(
+                new_heatmap_ops.minmax_normalize(heatmap), minmax_normalize(heatmap)
+            )
+        shapes = [np.shape(m) for m in maps]
+        for new, old in zip(new_heatmap_ops.masks_from_boxes(gt, shapes), masks_from_boxes(gt, shapes)):
+            np.testing.assert_array_equal(new, old)
+        boxes = _random_boxes(rng, int(rng.integers(0, 4)), 10)
+        np.testing.assert_array_equal(
+            new_heatmap_ops.boxes_to_mask(boxes, (7, 9)), boxes_to_mask(boxes, (7, 9))
+        )
