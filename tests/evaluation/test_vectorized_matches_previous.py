@@ -12,8 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
+from wsdet.evaluation import contour_sweep as new_contour_sweep
 from wsdet.evaluation import heatmap_ops as new_heatmap_ops
+from wsdet.evaluation import maxboxacc as new_maxboxacc
 from wsdet.evaluation import pixel_metrics as new_pixel_metrics
+from wsdet.evaluation.box_ops import box_iou
 from wsdet.evaluation.maxboxacc import CAM_THRESHOLDS
 from wsdet.evaluation.pixel_metrics import PixelCounts
 from wsdet.evaluation.tables import BoxTable
@@ -53,6 +56,47 @@ def boxes_to_mask(boxes: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
 def masks_from_boxes(gt: BoxTable, shapes: Sequence[Tuple[int, int]]) -> List[np.ndarray]:
     """One mask per sample (``gt.image`` indexes ``shapes``): the union of the sample's boxes."""
     return [boxes_to_mask(boxes, shape) for boxes, shape in zip(gt.boxes_per_image(len(shapes)), shapes)]
+
+
+# wsdet/evaluation/maxboxacc.py
+def contour_boxes(heatmap: np.ndarray, thresholds: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Boxes around all contours of ``heatmap >= t`` for every ``t``: ``(boxes (m, 4), threshold index (m,))``
+
+    All thresholded maps are stacked vertically, one empty row apart, so a single findContours call
+    serves the whole sweep. Boxes are XYXY in heatmap pixel coordinates.
+    """
+    height, width = heatmap.shape
+    stack = np.zeros((len(thresholds), height + 1, width), dtype=np.uint8)
+    np.greater_equal(
+        heatmap[None], np.asarray(thresholds, dtype=heatmap.dtype)[:, None, None], out=stack[:, :height]
+    )
+    contours, _ = cv2.findContours(stack.reshape(-1, width), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
+    lengths = np.fromiter((len(c) for c in contours), dtype=np.int64, count=len(contours))
+    points = np.concatenate(contours).reshape(-1, 2)
+    starts = np.cumsum(lengths) - lengths
+    x0, y0 = np.minimum.reduceat(points, starts).T
+    x1, y1 = np.maximum.reduceat(points, starts).T + 1
+    slot = y0 // (height + 1)
+    top = slot * (height + 1)
+    return np.stack([x0, y0 - top, x1, y1 - top], axis=1).astype(np.float64), slot.astype(np.int64)
+
+
+# wsdet/evaluation/maxboxacc.py
+def best_box_iou(
+    heatmaps: Sequence[np.ndarray], gt: BoxTable, thresholds: np.ndarray = CAM_THRESHOLDS
+) -> np.ndarray:
+    """``(n_samples, n_thresholds)`` best IoU between the contour boxes and the GT boxes of each sample.
+
+    ``gt.image`` indexes ``heatmaps``; GT boxes are in heatmap pixel coordinates.
+    """
+    best = np.zeros((len(heatmaps), len(thresholds)))
+    for i, (heatmap, gt_boxes) in enumerate(zip(heatmaps, gt.boxes_per_image(len(heatmaps)))):
+        boxes, slot = contour_boxes(minmax_normalize(heatmap), thresholds)
+        if len(boxes) and len(gt_boxes):
+            np.maximum.at(best[i], slot, box_iou(boxes[:, None], gt_boxes[None]).max(axis=1))
+    return best
 
 
 # wsdet/evaluation/pixel_metrics.py
@@ -142,6 +186,39 @@ def _same(a, b) -> bool:
 
 
 # ---------------------------------------------------------------- the comparisons
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_best_box_iou_matches_previous(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    for trial in range(60):
+        if trial == 30:  # several chunks of maps and of pixels
+            monkeypatch.setattr(new_maxboxacc, "_CHUNK_PIXELS", 40)
+            monkeypatch.setattr(new_contour_sweep, "_CHUNK_PIXELS", 100)
+        maps, gt = _random_samples(rng, trial)
+        thresholds = CAM_THRESHOLDS
+        if trial % 4 == 3:  # unsorted, repeated, outside [0, 1]
+            thresholds = rng.permutation(np.concatenate([CAM_THRESHOLDS[::7], [0.5, 0.5, -1.0, 2.0]]))
+        np.testing.assert_array_equal(
+            new_maxboxacc.best_box_iou(maps, gt, thresholds), best_box_iou(maps, gt, thresholds)
+        )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sweep_contour_boxes_match_previous_contour_boxes(seed):
+    rng = np.random.default_rng(seed)
+    for trial in range(40):
+        shape = tuple(int(s) for s in rng.integers(1, 20, 2))
+        maps = [new_heatmap_ops.minmax_normalize(_random_map(rng, shape, trial + i)) for i in range(3)]
+        levels = np.stack([np.searchsorted(CAM_THRESHOLDS.astype(np.float32), m, side="right") for m in maps])
+        levels[np.isnan(np.stack(maps))] = 0
+        boxes, index, slot = new_contour_sweep.sweep_contour_boxes(levels, len(CAM_THRESHOLDS))
+        for i, heatmap in enumerate(maps):
+            previous, previous_slot = contour_boxes(heatmap, CAM_THRESHOLDS)
+            for k in range(len(CAM_THRESHOLDS)):
+                expected = sorted(map(tuple, previous[previous_slot == k].astype(int).tolist()))
+                found = sorted(map(tuple, boxes[(index == i) & (slot == k)].tolist()))
+                assert found == expected
 
 
 @pytest.mark.parametrize("seed", range(3))
