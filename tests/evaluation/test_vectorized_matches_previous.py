@@ -6,20 +6,24 @@ Every result must be identical; these tests go once the new code is pinned to re
 """
 
 import math
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 import pytest
 
+from wsdet.evaluation import bootstrap as new_bootstrap
 from wsdet.evaluation import contour_sweep as new_contour_sweep
+from wsdet.evaluation import corloc as new_corloc
 from wsdet.evaluation import heatmap_ops as new_heatmap_ops
 from wsdet.evaluation import maxboxacc as new_maxboxacc
 from wsdet.evaluation import pixel_metrics as new_pixel_metrics
+from wsdet.evaluation.bootstrap import _columns, _ratio, _resampled_sums
 from wsdet.evaluation.box_ops import box_iou
+from wsdet.evaluation.corloc import DEFINITIONS, _per_image, false_positives_per_normal_image
 from wsdet.evaluation.maxboxacc import CAM_THRESHOLDS
 from wsdet.evaluation.pixel_metrics import PixelCounts
-from wsdet.evaluation.tables import BoxTable
+from wsdet.evaluation.tables import BoxTable, pair_indices
 
 # ---------------------------------------------------------------- the previous implementations
 
@@ -120,6 +124,116 @@ def pixel_counts(
             out[i] = np.cumsum(np.bincount(selected, minlength=n_thr + 1)[::-1])[::-1][1:]
         positive[i], total[i] = mask.sum(), mask.size
     return PixelCounts(thresholds, overlap, predicted, positive, total)
+
+
+# wsdet/evaluation/bootstrap.py
+def bootstrap_ci(
+    numerator: np.ndarray,
+    denominator: Optional[np.ndarray] = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Tuple[float, float]:
+    """Percentile bootstrap CI of ``sum(numerator) / sum(denominator)`` over the given images.
+
+    Pass only the images the statistic is about (e.g. images with a lesion for CorLoc). Returns
+    ``(nan, nan)`` for no images.
+    """
+    if len(numerator) == 0:
+        return float("nan"), float("nan")
+    sums = _resampled_sums(_columns(numerator, denominator), n_resamples, seed)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.nanquantile(_ratio(sums[:, 0], sums[:, 1]), [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
+# wsdet/evaluation/corloc.py
+def _top_per_image_class(dets: BoxTable) -> np.ndarray:
+    """Rows of the highest-scoring detection of each (image, class); ties: the first row."""
+    order = np.lexsort((-dets.scores, dets.classes, dets.image))
+    image, classes = dets.image[order], dets.classes[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (image[1:] != image[:-1]) | (classes[1:] != classes[:-1])
+    return order[first]
+
+
+# wsdet/evaluation/corloc.py
+def corloc_outcomes(
+    gt: BoxTable,
+    dets: BoxTable,
+    num_images: int,
+    num_classes: int,
+    definition: str = "official",
+    score_thresh: float = 0.5,
+    iou_thresh: float = 0.5,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Per (image, class) outcomes ``(correct, has_gt)``: boolean ``(num_images, num_classes)`` arrays."""
+    has_gt = np.zeros((num_images, num_classes), dtype=bool)
+    has_gt[gt.image, gt.classes] = True
+    if definition == "official":
+        candidates = dets.select(dets.scores >= score_thresh)
+    elif definition == "top1":
+        candidates = dets.select(_top_per_image_class(dets))
+    else:
+        raise ValueError(f"Unknown CorLoc definition {definition!r}; expected one of {DEFINITIONS}")
+    rows_det, rows_gt = pair_indices(candidates, gt)
+    hit = rows_det[box_iou(candidates.boxes[rows_det], gt.boxes[rows_gt]) > iou_thresh]
+    correct = np.zeros_like(has_gt)
+    correct[candidates.image[hit], candidates.classes[hit]] = True
+    return correct, has_gt
+
+
+# wsdet/evaluation/corloc.py
+def _summary(num: np.ndarray, den: np.ndarray, n_resamples: int, seed: int) -> Dict[str, object]:
+    value = float(num.sum() / den.sum()) if den.sum() else float("nan")
+    low, high = bootstrap_ci(num, den, n_resamples=n_resamples, seed=seed)
+    return {"corloc": value, "ci95": [low, high], "num_images": int(len(den))}
+
+
+# wsdet/evaluation/corloc.py
+def summarize_corloc(
+    correct: np.ndarray,
+    has_gt: np.ndarray,
+    class_names: Sequence[str],
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> Dict[str, object]:
+    """CorLoc overall and per class, each with a 95% bootstrap CI over the images with a lesion."""
+    result = _summary(*_per_image(correct, has_gt, None), n_resamples, seed)
+    result["per_class"] = {
+        name: _summary(*_per_image(correct, has_gt, c), n_resamples, seed)
+        for c, name in enumerate(class_names)
+    }
+    return result
+
+
+# wsdet/evaluation/corloc.py
+def corloc_report(
+    gt: BoxTable,
+    dets: BoxTable,
+    num_images: int,
+    class_names: Sequence[str],
+    normal: Optional[np.ndarray] = None,
+    score_thresh: float = 0.5,
+    iou_thresh: float = 0.5,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> Dict[str, object]:
+    """Both CorLoc definitions (with CIs) and the false positives per normal image.
+
+    ``normal``: ``(num_images,)`` flags of normal images; default: the images without GT boxes.
+    """
+    if normal is None:
+        normal = np.bincount(gt.image, minlength=num_images) == 0
+    report: Dict[str, object] = {}
+    for definition in DEFINITIONS:
+        correct, has_gt = corloc_outcomes(
+            gt, dets, num_images, len(class_names), definition, score_thresh, iou_thresh
+        )
+        report[definition] = summarize_corloc(correct, has_gt, class_names, n_resamples, seed)
+    report["fp_per_normal_image"] = false_positives_per_normal_image(dets, normal, score_thresh)
+    report["num_normal_images"] = int(np.count_nonzero(normal))
+    return report
 
 
 # ---------------------------------------------------------------- random inputs
@@ -268,3 +382,49 @@ def test_minmax_normalize_and_masks_match_previous(seed, monkeypatch):
         np.testing.assert_array_equal(
             new_heatmap_ops.boxes_to_mask(boxes, (7, 9)), boxes_to_mask(boxes, (7, 9))
         )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_corloc_report_matches_previous(seed):
+    rng = np.random.default_rng(seed)
+    for trial in range(25):
+        num_images = int(rng.integers(1, 30))
+        n_gt = int(rng.integers(0, 2 * num_images))
+        gt = BoxTable(
+            rng.integers(0, num_images, n_gt),
+            _random_boxes(rng, n_gt, 40),
+            rng.integers(0, 2, n_gt),
+            np.ones(n_gt),
+        )
+        dets = _random_detections(rng, int(rng.integers(0, 8 * num_images)), num_images, ties=trial % 2 == 0)
+        if trial % 5 == 0:  # detections copied from the GT: hits
+            dets = BoxTable(gt.image, gt.boxes, gt.classes, rng.random(n_gt))
+        new = new_corloc.corloc_report(gt, dets, num_images, ["a", "b"], n_resamples=200, seed=trial)
+        old = corloc_report(gt, dets, num_images, ["a", "b"], n_resamples=200, seed=trial)
+        assert _same(new, old)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_top_detection_per_image_and_class_matches_previous(seed):
+    rng = np.random.default_rng(seed)
+    for trial in range(200):
+        n = int(rng.integers(0, 60))
+        scores = (
+            rng.choice([0.1, 0.5, 0.9, np.nan, -np.inf, np.inf, 0.0, -0.0], n) if trial % 2 else rng.random(n)
+        )
+        dets = BoxTable(rng.integers(0, 6, n), np.zeros((n, 4)), rng.integers(0, 3, n), scores)
+        np.testing.assert_array_equal(new_corloc._top_per_image_class(dets), _top_per_image_class(dets))
+
+
+def test_bootstrap_cis_share_the_resamples_of_bootstrap_ci():
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 37, 500):
+        den = rng.integers(1, 3, n).astype(float)
+        nums = [rng.binomial(den.astype(int), 0.6).astype(float) for _ in range(3)]
+        assert new_bootstrap.bootstrap_ci(nums[0], den, 300, seed=n) == bootstrap_ci(
+            nums[0], den, 300, seed=n
+        )
+        assert new_bootstrap.bootstrap_cis(nums, den, 300, seed=n) == [
+            bootstrap_ci(num, den, 300, seed=n) for num in nums
+        ]
+    assert all(math.isnan(v) for ci in new_bootstrap.bootstrap_cis([np.zeros(0)] * 2) for v in ci)
