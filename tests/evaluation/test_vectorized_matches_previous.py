@@ -5,6 +5,7 @@ per map, per-sample loops, a lexsort of all detections, one bootstrap per CorLoc
 Every result must be identical; these tests go once the new code is pinned to reference values.
 """
 
+import importlib
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -15,15 +16,21 @@ import pytest
 from wsdet.evaluation import bootstrap as new_bootstrap
 from wsdet.evaluation import contour_sweep as new_contour_sweep
 from wsdet.evaluation import corloc as new_corloc
+from wsdet.evaluation import curves as new_curves
 from wsdet.evaluation import heatmap_ops as new_heatmap_ops
+from wsdet.evaluation import matching as new_matching
 from wsdet.evaluation import maxboxacc as new_maxboxacc
 from wsdet.evaluation import pixel_metrics as new_pixel_metrics
+from wsdet.evaluation import tables as new_tables
 from wsdet.evaluation.bootstrap import _columns, _ratio, _resampled_sums
-from wsdet.evaluation.box_ops import box_iou
+from wsdet.evaluation.box_ops import box_centers, box_iou, points_in_boxes
 from wsdet.evaluation.corloc import DEFINITIONS, _per_image, false_positives_per_normal_image
+from wsdet.evaluation.froc import FROC_FP_RATES, sensitivity_at
 from wsdet.evaluation.maxboxacc import CAM_THRESHOLDS
 from wsdet.evaluation.pixel_metrics import PixelCounts
 from wsdet.evaluation.tables import BoxTable, pair_indices
+
+new_froc = importlib.import_module("wsdet.evaluation.froc")  # the package exports a function of that name
 
 # ---------------------------------------------------------------- the previous implementations
 
@@ -236,6 +243,130 @@ def corloc_report(
     return report
 
 
+# wsdet/evaluation/matching.py
+def greedy_match(
+    det_image: np.ndarray,
+    det_scores: np.ndarray,
+    pair_det: np.ndarray,
+    pair_gt: np.ndarray,
+    pair_quality: np.ndarray,
+) -> np.ndarray:
+    """Match detections to ground-truth boxes one-to-one, greedily by decreasing score.
+
+    Args:
+        det_image, det_scores: ``(D,)`` image index and score of every detection.
+        pair_det, pair_gt, pair_quality: the candidate (detection, GT) pairs, i.e. only the pairs
+            that satisfy the hit criterion, and a quality (e.g. IoU) to choose among them.
+
+    Within each image, detections are visited by decreasing score (ties: input order); each takes
+    the still unmatched candidate GT of highest quality (ties: lowest GT index). A detection hits at
+    most one GT and a GT is hit at most once. Images are processed in parallel: the loop runs over
+    the score rank within an image, so its length is the largest number of detections of an image.
+
+    Returns:
+        ``(D,)`` index of the GT matched to each detection, -1 when unmatched.
+    """
+    n = len(det_scores)
+    matched = np.full(n, -1, dtype=np.int64)
+    if len(pair_det) == 0:
+        return matched
+    order = np.lexsort((-np.asarray(det_scores, dtype=np.float64), det_image))
+    sorted_image = np.asarray(det_image)[order]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - np.searchsorted(sorted_image, sorted_image, side="left")
+
+    pair_rank = rank[pair_det]
+    by_rank = np.lexsort((pair_gt, -pair_quality, pair_det, pair_rank))
+    pair_det, pair_gt, pair_rank = pair_det[by_rank], pair_gt[by_rank], pair_rank[by_rank]
+    gt_taken = np.zeros(int(pair_gt.max()) + 1, dtype=bool)
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(pair_rank)) + 1, [len(pair_rank)]])
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        # one detection per image at this rank, so no two of them compete for the same GT
+        dets, gts = pair_det[start:stop], pair_gt[start:stop]
+        free = ~gt_taken[gts]
+        dets, gts = dets[free], gts[free]
+        _, best = np.unique(dets, return_index=True)
+        matched[dets[best]] = gts[best]
+        gt_taken[gts[best]] = True
+    return matched
+
+
+# wsdet/evaluation/curves.py
+def operating_points(scores: np.ndarray, positives: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Operating points of a ranking: one per distinct score, from the highest score down.
+
+    Returns ``(thresholds, n_positive, n_selected)``: for each distinct score ``s`` (descending), the
+    number of positives and of items with score >= ``s``. Tied scores form a single point.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if len(scores) == 0:
+        return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(-scores, kind="stable")
+    sorted_scores = scores[order]
+    cum_pos = np.cumsum(np.asarray(positives, dtype=np.int64)[order])
+    last = np.append(np.flatnonzero(np.diff(sorted_scores)), len(scores) - 1)
+    return sorted_scores[last], cum_pos[last], last + 1
+
+
+# wsdet/evaluation/froc.py
+def match_detections(
+    gt: BoxTable, dets: BoxTable, iou_thresh: float = 0.5, criterion: str = "iou", class_aware: bool = True
+) -> np.ndarray:
+    """``(D,)`` index of the GT box each detection hits, -1 for a false positive."""
+    rows_det, rows_gt = pair_indices(dets, gt, same_class=class_aware)
+    iou = box_iou(dets.boxes[rows_det], gt.boxes[rows_gt])
+    if criterion == "iou":
+        ok = iou > iou_thresh
+    elif criterion == "center":
+        ok = points_in_boxes(box_centers(dets.boxes[rows_det]), gt.boxes[rows_gt])
+    else:
+        raise ValueError(f"Unknown FROC hit criterion {criterion!r}; expected 'iou' or 'center'")
+    return greedy_match(dets.image, dets.scores, rows_det[ok], rows_gt[ok], iou[ok])
+
+
+# wsdet/evaluation/froc.py
+def froc(
+    gt: BoxTable,
+    dets: BoxTable,
+    num_images: int,
+    fp_rates: Sequence[float] = FROC_FP_RATES,
+    iou_thresh: float = 0.5,
+    criterion: str = "iou",
+    class_aware: bool = True,
+) -> Dict[str, object]:
+    """FROC sensitivities at ``fp_rates`` false positives per image, their mean, and the full curve.
+
+    The sensitivity at rate ``f`` is the highest sensitivity of an operating point (score threshold)
+    with at most ``f`` false positives per image; the curve starts at (0, 0). Returns
+    ``{"fp_rates", "sensitivity", "mean_sensitivity", "num_lesions", "num_images", "curve"}``, the curve
+    being ``{"fp_per_image", "sensitivity", "score_thresholds"}`` arrays (one point per distinct score).
+    """
+    hits = match_detections(gt, dets, iou_thresh, criterion, class_aware) >= 0
+    thresholds, n_hits, n_selected = operating_points(dets.scores, hits)
+    n_lesions = len(gt)
+    sens_curve = np.concatenate([[0.0], n_hits / n_lesions if n_lesions else np.full(len(n_hits), np.nan)])
+    fppi_curve = np.concatenate([[0.0], (n_selected - n_hits) / max(num_images, 1)])
+    sensitivity = sensitivity_at({"fp_per_image": fppi_curve, "sensitivity": sens_curve}, fp_rates)
+    return {
+        "fp_rates": [float(f) for f in fp_rates],
+        "sensitivity": sensitivity.tolist(),
+        "mean_sensitivity": float(np.mean(sensitivity)),
+        "num_lesions": int(n_lesions),
+        "num_images": int(num_images),
+        "curve": {
+            "fp_per_image": fppi_curve,
+            "sensitivity": sens_curve,
+            "score_thresholds": np.concatenate([[np.inf], thresholds]),
+        },
+    }
+
+
+# wsdet/evaluation/tables.py
+def _concat(parts: Sequence[np.ndarray], row_shape: Tuple[int, ...]) -> np.ndarray:
+    rows = [np.asarray(p, dtype=np.float64).reshape(-1, *row_shape) for p in parts]
+    return np.concatenate(rows) if rows else np.zeros((0, *row_shape))
+
+
 # ---------------------------------------------------------------- random inputs
 
 
@@ -414,6 +545,71 @@ def test_top_detection_per_image_and_class_matches_previous(seed):
         )
         dets = BoxTable(rng.integers(0, 6, n), np.zeros((n, 4)), rng.integers(0, 3, n), scores)
         np.testing.assert_array_equal(new_corloc._top_per_image_class(dets), _top_per_image_class(dets))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_froc_matches_previous(seed):
+    rng = np.random.default_rng(seed)
+    for trial in range(40):
+        num_images = int(rng.integers(1, 8))
+        n_gt = int(rng.integers(0, 20))
+        gt = BoxTable(
+            rng.integers(0, num_images, n_gt),
+            _random_boxes(rng, n_gt, 30),
+            rng.integers(0, 2, n_gt),
+            np.ones(n_gt),
+        )
+        dets = _random_detections(rng, int(rng.integers(0, 80)), num_images, ties=trial % 2 == 0)
+        if trial % 3 == 0:  # non-finite scores
+            scores = dets.scores.copy()
+            scores[rng.random(len(scores)) < 0.2] = rng.choice([np.inf, -np.inf, np.nan])
+            dets = BoxTable(dets.image, dets.boxes, dets.classes, scores)
+        for criterion in ("iou", "center"):
+            for class_aware in (True, False):
+                options = dict(iou_thresh=0.3, criterion=criterion, class_aware=class_aware)
+                assert _same(
+                    new_froc.froc(gt, dets, num_images, **options), froc(gt, dets, num_images, **options)
+                )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_greedy_match_and_operating_points_match_previous(seed):
+    rng = np.random.default_rng(seed)
+    for trial in range(200):
+        n, n_gt = int(rng.integers(1, 40)), int(rng.integers(1, 15))
+        image, scores = rng.integers(0, 4, n), rng.choice([0.2, 0.5, 0.7], n)
+        gt_image = rng.integers(0, 4, n_gt)
+        pair_det, pair_gt = np.nonzero((image[:, None] == gt_image) & (rng.random((n, n_gt)) < 0.5))
+        quality = rng.choice([0.3, 0.6, 0.9], len(pair_det))  # ties
+        np.testing.assert_array_equal(
+            new_matching.greedy_match(image, scores, pair_det, pair_gt, quality),
+            greedy_match(image, scores, pair_det, pair_gt, quality),
+        )
+        positives = rng.random(n) < 0.5
+        if trial % 3 == 0:
+            scores = rng.choice([0.2, np.inf, -np.inf, np.nan], n)
+        for new, old in zip(
+            new_curves.operating_points(scores, positives), operating_points(scores, positives)
+        ):
+            np.testing.assert_array_equal(new, old)
+
+
+def test_box_table_concatenation_matches_previous():
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        parts = []
+        for i in range(int(rng.integers(0, 5))):
+            boxes = rng.random((int(rng.integers(0, 4)), 4)) * 100
+            parts.append(
+                [boxes, boxes.astype(np.float32), boxes.tolist(), boxes.astype(np.int64), boxes.ravel()][
+                    i % 5
+                ]
+            )
+        for row_shape in ((4,), ()):
+            flat = [np.ravel(p) for p in parts] if row_shape == () else parts
+            new, old = new_tables._concat(flat, row_shape), _concat(flat, row_shape)
+            assert new.dtype == old.dtype
+            np.testing.assert_array_equal(new, old)
 
 
 def test_bootstrap_cis_share_the_resamples_of_bootstrap_ci():
