@@ -54,7 +54,7 @@ def best_box_iou(
             gt_row = np.arange(int(pairs.sum())) + np.repeat(first[sample] - np.cumsum(pairs) + pairs, pairs)
             iou = box_iou(boxes[box_row].astype(np.float64), gt_boxes[gt_row])
             np.maximum.at(best, (sample[box_row], slot[box_row]), iou)
-    return best[:, column.reshape(-1)]
+    return best.take(column.reshape(-1), axis=1)
 
 
 def max_box_acc(
