@@ -9,7 +9,9 @@ from wsdet.evaluation.heatmap_ops import (
     boxes_to_mask,
     masks_from_boxes,
     minmax_normalize,
+    minmax_normalize_stack,
     segmentation_to_mask,
+    threshold_levels,
 )
 from wsdet.evaluation.contour_sweep import sweep_contour_boxes
 from wsdet.evaluation.maxboxacc import CAM_THRESHOLDS, best_box_iou, max_box_acc
@@ -159,3 +161,50 @@ def test_masks_from_boxes_and_segmentations():
     full[20:, :20] = 1
     rle = segmentation_to_mask(mask_utils.encode(full), (40, 40), (4, 4))
     assert rle.sum() == 4 and rle[2:, :2].all()
+
+
+def test_minmax_normalize_each_map_of_a_stack():
+    maps = np.array([[[1, 3], [5, 5]], [[2, 2], [2, 2]], [[-1, 0], [0, 1]]], dtype=np.float16)
+    expected = [[[0, 0.5], [1, 1]], [[0, 0], [0, 0]], [[0, 0.5], [0.5, 1]]]
+    normalized = minmax_normalize_stack(maps)
+    assert normalized.dtype == np.float32
+    np.testing.assert_array_equal(normalized, expected)
+    np.testing.assert_array_equal(minmax_normalize(maps[0]), expected[0])
+    assert not minmax_normalize(np.array([[np.nan, 1.0]])).any()  # NaN: as a constant map
+
+
+@pytest.mark.parametrize(
+    "thresholds",
+    [
+        CAM_THRESHOLDS,
+        [0.5],
+        [0.2, 0.2, 0.7],
+        [0.0, 1e-9, 2e-9, 3e-9, 1.0],  # several in one bin
+        [-np.inf, 0.0, np.inf],  # an unbounded span
+        np.sort(np.random.default_rng(0).normal(0, 10, 50)),
+    ],
+)
+def test_threshold_levels_equal_searchsorted(thresholds):
+    thresholds = np.asarray(thresholds, dtype=np.float32)
+    values = np.random.default_rng(1).normal(0.5, 2, 5000)
+    special = [np.inf, -np.inf, 0.0, -0.0, 3.4e38, -3.4e38]
+    values = np.concatenate(
+        [values, thresholds, np.nextafter(thresholds, 2), np.nextafter(thresholds, -2), special]
+    )
+    values = values.astype(np.float32)
+    np.testing.assert_array_equal(
+        threshold_levels(values, thresholds), np.searchsorted(thresholds, values, side="right")
+    )
+    assert threshold_levels(np.array([np.nan], dtype=np.float32), thresholds)[0] == 0  # NaN reaches none
+    assert threshold_levels(values, np.zeros(0, dtype=np.float32)).max() == 0
+
+
+def test_masks_of_samples_of_two_shapes():
+    gt = _gt([[0, 0, 2, 1], [1, 1, 3, 3]], [], [[0.2, 0.2, 0.4, 0.4]], [[4, 0, 6, 1]])
+    masks = masks_from_boxes(gt, [(3, 3), (2, 2), (3, 3), (2, 6)])
+    np.testing.assert_array_equal(masks[0], [[1, 1, 0], [0, 1, 1], [0, 1, 1]])
+    assert masks[1].shape == (2, 2) and not masks[1].any()
+    np.testing.assert_array_equal(
+        masks[2], [[1, 0, 0], [0, 0, 0], [0, 0, 0]]
+    )  # a sub-pixel box: its centre pixel
+    np.testing.assert_array_equal(masks[3], [[0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]])
