@@ -70,6 +70,8 @@ def test_sweep_contour_boxes_hand_cases():
     levels = np.array([[[0, 2, 0], [0, 0, 0]], [[3, 3, 3], [3, 0, 3]]])
     boxes, index, slot = sweep_contour_boxes(levels, 3)
     found = sorted(zip(index.tolist(), slot.tolist(), map(tuple, boxes.tolist())))
+    assert all(len(x) == 0 for x in sweep_contour_boxes(np.zeros((0, 3, 3), dtype=int), 5))
+    assert best_box_iou([np.ones((3, 3))], _gt([[0, 0, 1, 1]]), []).shape == (1, 0)
     u_shape = (0, 0, 3, 2)
     assert found == [
         (0, 0, (1, 0, 2, 1)),

@@ -133,6 +133,8 @@ def sweep_contour_boxes(levels: np.ndarray, num_thresholds: int) -> Tuple[np.nda
     """
     levels = np.asarray(levels)
     n, height, width = levels.shape
+    if n == 0 or num_thresholds == 0:
+        return np.zeros((0, 4), dtype=np.int32), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     dtype = np.int16 if num_thresholds < np.iinfo(np.int16).max else np.int32
     maps_per_chunk = max(1, _CHUNK_PIXELS // ((height + 2) * (width + 2)))
     index = np.arange(min(n, maps_per_chunk) * (height + 2) * (width + 2), dtype=np.int32)
