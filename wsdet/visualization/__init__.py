@@ -1,7 +1,7 @@
 """Pictures of wsdet results: image overlays (boxes, heatmaps), PNG grids and FROC plots."""
 from types import ModuleType as _ModuleType
 
-from .curves import froc_band, plot_froc
+from .curves import froc_band, plot_corloc_sweep, plot_froc
 from .grids import make_grid, save_grid, write_png
 from .overlays import (
     BACKGROUND_COLOR,
