@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from wsdet.evaluation import corloc_report, froc
+from wsdet.evaluation.corloc import DEFINITIONS
+from wsdet.evaluation.intervals import clopper_pearson
 from wsdet.evaluation.heatmap_ops import masks_from_boxes
 from wsdet.evaluation.maxboxacc import best_box_iou, max_box_acc
 from wsdet.evaluation.pixel_metrics import choose_pixel_threshold, pixel_counts, pixel_scores, pxap
@@ -116,6 +118,12 @@ def test_pixel_metrics_reference_values():
 def test_corloc_reference_values():
     gt, dets = _detections()
     report = corloc_report(gt, dets, 40, ["a", "b"], n_resamples=500, seed=3)
+    # exact CIs: Clopper-Pearson of the (image, class) pairs, e.g. official 9 of 35 (22 + 13 pairs)
+    assert report["official"]["exact_ci95"] == list(clopper_pearson(9, 35))
+    assert report["official"]["per_class"]["b"]["exact_ci95"] == list(clopper_pearson(4, 13))
+    for definition in DEFINITIONS:
+        for result in (report[definition], *report[definition]["per_class"].values()):
+            del result["exact_ci95"]
     pinned = ("official", "top1", "fp_per_normal_image", "num_normal_images")
     assert {k: report[k] for k in pinned} == {
         "official": {

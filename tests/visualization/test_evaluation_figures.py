@@ -64,5 +64,5 @@ def test_figures_go_to_the_trainers_event_storage(tmp_path):
     with EventStorage() as storage:
         _evaluate(name, dicts, str(tmp_path / "out"), with_heatmaps=False)
     sent = {entry[0] for entry in storage._vis_data}
-    assert sent == {f"{name}/{figure}" for figure in ("froc", "roc", "confusion", "examples")}
+    assert sent == {f"{name}/{figure}" for figure in ("froc", "corloc_sweep", "roc", "confusion", "examples")}
     assert not any(f.startswith("events.out") for f in os.listdir(tmp_path / "out"))

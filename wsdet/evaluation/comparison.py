@@ -11,8 +11,8 @@ from .froc import froc
 from .froc_bootstrap import froc_pvalue
 from .gt_io import GroundTruth
 from .intervals import auc_pvalue, delong_ci
-from .report import is_single_label, json_safe
-from .suite import EvalSettings
+from .report import json_safe
+from .suite import EvalSettings, single_label
 from .tables import BoxTable
 
 __all__ = ["compare_models", "format_comparison"]
@@ -30,7 +30,7 @@ def _auc_problems(gt: GroundTruth, class_names: Sequence[str]) -> Dict[str, tupl
     """name -> (labels, probs -> scores) of each binary problem: every class, and abnormal vs normal
     on single-label data."""
     problems = {name: (gt.labels[:, c], lambda p, c=c: p[:, c]) for c, name in enumerate(class_names)}
-    if is_single_label(gt):
+    if single_label(gt):
         problems["abnormal vs normal"] = (gt.labels.any(axis=1), lambda p: p.sum(axis=1))
     return problems
 
@@ -98,7 +98,8 @@ def format_comparison(result: Dict[str, Any]) -> str:
     ma, mb = result["models"][a], result["models"][b]
     p = result["paired_pvalue"]
     rows = []
-    for definition, label in (("official", "CorLoc official"), ("top1", "CorLoc top-1")):
+    labels = {"official": "CorLoc official", "top1": "CorLoc top-1 of the class", "top1_any_class": "CorLoc top-1 of the image"}
+    for definition, label in labels.items():
         rows.append([label, *(_value(m["corloc"][definition]["corloc"], m["corloc"][definition]["ci95"])
                               for m in (ma, mb)), _value(p[f"corloc_{definition}"], digits=4)])
     rows.append(["FP per normal image", _value(ma["corloc"]["fp_per_normal_image"], digits=2),

@@ -22,6 +22,7 @@ import numpy as np
 
 from .bootstrap import bootstrap_cis, paired_bootstrap_pvalue
 from .box_ops import box_iou
+from .intervals import clopper_pearson
 from .tables import BoxTable, pair_indices
 
 DEFINITIONS = ("official", "top1", "top1_any_class")
@@ -140,6 +141,7 @@ def _summaries(
         {
             "corloc": float(num.sum() / den.sum()) if den.sum() else float("nan"),
             "ci95": [low, high],
+            "exact_ci95": list(clopper_pearson(int(num.sum()), int(den.sum()))),
             "num_images": int(len(den)),
         }
         for num, (low, high) in zip(nums, cis)
@@ -154,7 +156,8 @@ def summarize_corloc(
     seed: int = 0,
 ) -> List[Dict[str, object]]:
     """CorLoc of each outcome array of ``corrects`` (the same images) overall and per class, each with
-    a 95% bootstrap CI over the images with a lesion (one set of resamples serves all ``corrects``)."""
+    a 95% bootstrap CI over the images with a lesion (one set of resamples serves all ``corrects``) and
+    the exact (Clopper-Pearson) 95% CI over its (image, class) pairs."""
 
     def per_scope(class_index: Optional[int]) -> List[Dict[str, object]]:
         den = _per_image(corrects[0], has_gt, class_index)[1]

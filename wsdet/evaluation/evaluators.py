@@ -23,7 +23,7 @@ from detectron2.utils.file_io import PathManager
 
 from .gt_io import gt_from_dataset_dicts
 from .flatten import flatten_results
-from .report import add_intervals, applicable_groups, format_tables, is_single_label, json_safe
+from .report import add_auc_intervals, format_tables, json_safe
 from .saved_results import IMAGE_PROBS_FILE
 from .suite import EvalSettings, evaluate_records
 
@@ -65,9 +65,9 @@ class LocalizationEvaluator(DatasetEvaluator):
     Ground truth comes from ``DatasetCatalog.get(dataset_name)`` (wsdet dataset dicts: ``annotations``
     with boxes, ``image_labels``); class names from the metadata's ``thing_classes``. Each family of
     metrics runs when the outputs and the dataset allow it (a dataset without boxes gets only the
-    classification metrics; :mod:`.report` says which groups apply). ``evaluate`` logs the results as
+    classification metrics; :mod:`.suite` states which groups apply). ``evaluate`` logs the results as
     tables, returns ``{task: {metric: float}}`` (per-class metrics named "metric-class") and, with
-    ``output_dir``, writes every detail (exact and DeLong CIs included) to ``wsdet_metrics.json``, the
+    ``output_dir``, writes every detail (CIs included) to ``wsdet_metrics.json``, the
     FROC curve to ``froc_curve.npz`` and the image probabilities to ``image_probs.json``.
     ``figure_writer(gt, records, details, class_names)``, when given, draws the figures (e.g.
     :class:`wsdet.visualization.evaluation_figures.EvaluationFigures`).
@@ -146,9 +146,8 @@ class LocalizationEvaluator(DatasetEvaluator):
             )
         gt, records = self._gt.select(rows), list(unique.values())
         details = evaluate_records(gt, records, self._class_names, self._settings)
-        details = applicable_groups(details, is_single_label(gt, self._settings.single_label))
         probs = np.array([r["probs"] for r in records]) if "classification" in details else None
-        add_intervals(details, gt, probs)
+        add_auc_intervals(details, gt, probs)
         logger.info("Evaluation results of %s:\n%s", self._dataset_name, format_tables(details, self._class_names))
         results = flatten_results(details, self._class_names)
         if self._output_dir:

@@ -1,42 +1,17 @@
-"""What an evaluation reports, beside the metrics themselves: which metric groups apply, the exact and
-DeLong intervals, readable tables for the log, and JSON without NaN literals.
-
-Metric groups (the rule): ``classification`` when the model gives ``image_probs``; ``corloc`` (with
-the false positives per normal image) and ``froc`` when it gives boxes and the test set has
-box-annotated images; ``cxr_localization`` (IoBB accuracy, the ChestX-ray14 protocol) only on
-multi-label test sets (an image may hold several findings), so a normal / benign / malignant detector
-never reports it; ``heatmap`` only for models that give heatmaps.
-"""
+"""What an evaluation reports beside the metrics themselves: DeLong intervals of the AUCs, the confusion
+matrix of the image-level decision, readable tables for the log, and JSON without NaN literals.
+(Which metric groups apply is the rule of :mod:`.suite`.)"""
 
 import math
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tabulate import tabulate
 
 from .gt_io import GroundTruth
-from .intervals import clopper_pearson, delong_ci
+from .intervals import delong_ci
 
-__all__ = [
-    "add_intervals",
-    "applicable_groups",
-    "decision_confusion",
-    "format_tables",
-    "is_single_label",
-    "json_safe",
-]
-
-
-def is_single_label(gt: GroundTruth, single_label=None) -> bool:
-    """The setting, else whether no image of the test set holds two classes."""
-    if single_label is not None:
-        return bool(single_label)
-    return bool(gt.labels.sum(axis=1).max(initial=0) <= 1)
-
-
-def applicable_groups(details: Dict[str, Any], single_label: bool) -> Dict[str, Any]:
-    """The metric groups of :func:`.suite.evaluate_records` that apply (see the module doc)."""
-    return {k: v for k, v in details.items() if not (k == "cxr_localization" and single_label)}
+__all__ = ["add_auc_intervals", "decision_confusion", "format_tables", "json_safe"]
 
 
 def decision_confusion(
@@ -60,26 +35,9 @@ def decision_confusion(
     return matrix, names
 
 
-def _exact(result: Dict[str, Any], pairs: int) -> None:
-    """Add the Clopper-Pearson CI of a CorLoc over ``pairs`` (image, class) pairs (``corloc`` = k / n)."""
-    value = result["corloc"]
-    successes = round(value * pairs) if pairs and math.isfinite(value) else 0
-    result["exact_ci95"] = list(clopper_pearson(successes, pairs))
-
-
-def add_intervals(details: Dict[str, Any], gt: GroundTruth, probs: np.ndarray) -> Dict[str, Any]:
-    """
-    The details with exact CIs of every CorLoc (``exact_ci95``, Clopper-Pearson over the (image,
-    class) pairs with a lesion) and DeLong CIs of every AUC (``auc_ci95``); ``probs`` (N, K) are the
-    image probabilities on ``gt``'s images (None without classification).
-    """
-    if "corloc" in details:
-        for definition in ("official", "top1"):
-            result = details["corloc"][definition]
-            per_class = result["per_class"].values()
-            for class_result in per_class:  # one pair per image with a lesion of the class
-                _exact(class_result, class_result["num_images"])
-            _exact(result, sum(c["num_images"] for c in per_class))
+def add_auc_intervals(details: Dict[str, Any], gt: GroundTruth, probs: Optional[np.ndarray]) -> Dict[str, Any]:
+    """The details with the DeLong 95% CI (``auc_ci95``) of every AUC; ``probs`` (N, K) are the image
+    probabilities on ``gt``'s images (None without classification)."""
     if "classification" in details and probs is not None:
         report = details["classification"]
         for c, result in enumerate(report["per_class"].values()):
@@ -116,20 +74,27 @@ def _table(rows: List[List[Any]], headers: Sequence[str], names: int = 1) -> str
     return tabulate(rows, headers=headers, tablefmt="pipe", colalign=align, disable_numparse=True)
 
 
+_CORLOC_NAMES = {
+    "official": "official (any det. >= score thresh.)",
+    "top1": "top-1 of the class",
+    "top1_any_class": "top-1 of the image",
+}
+
+
 def _corloc_tables(res: Dict[str, Any], class_names: Sequence[str]) -> List[str]:
-    names = {"official": "official (any det. >= score thresh.)", "top1": "top-1"}
+    definitions = [d for d in _CORLOC_NAMES if d in res]
     rows = [
-        [names[d], _num(res[d]["corloc"]), _ci(res[d]["ci95"]), _ci(res[d].get("exact_ci95")), res[d]["num_images"]]
-        for d in ("official", "top1")
+        [_CORLOC_NAMES[d], _num(res[d]["corloc"]), _ci(res[d]["ci95"]), _ci(res[d].get("exact_ci95")), res[d]["num_images"]]
+        for d in definitions
     ]
     overall = _table(rows, ["CorLoc", "value", "bootstrap 95% CI", "exact 95% CI", "lesion images"])
     per_class = _table(
         [
             [name, *(f"{_num(res[d]['per_class'][name]['corloc'])} {_ci(res[d]['per_class'][name].get('exact_ci95'))}"
-                     for d in ("official", "top1")), res["official"]["per_class"][name]["num_images"]]
+                     for d in definitions), res["official"]["per_class"][name]["num_images"]]
             for name in class_names
         ],
-        ["class", "official [exact 95% CI]", "top-1 [exact 95% CI]", "lesion images"],
+        ["class", *(f"{_CORLOC_NAMES[d].split(' (')[0]} [exact 95% CI]" for d in definitions), "lesion images"],
     )
     normal = res["num_normal_images"]
     fp = f"False positives per normal image: {_num(res['fp_per_normal_image'], 2)} ({normal} normal image"

@@ -9,8 +9,11 @@ An output record is one dict per image, every key optional:
 - ``maps`` {class id: (h, w) array}: downsampled maps of the classes with GT boxes in the image, and
   ``map_scale`` (sx, sy): map pixels per image pixel.
 
-Classification metrics need ``probs`` on every image; box metrics need detections on every image and
-run on the box-annotated images (with boxes, or normal); heatmap metrics need the peaks and maps.
+Metric groups (the rule): ``classification`` when every image has ``probs``; ``corloc`` (with the
+false positives per normal image) and ``froc`` when every box-annotated image (with boxes, or normal)
+has detections; ``cxr_localization`` (IoBB accuracy, the ChestX-ray14 protocol) only on multi-label
+test sets (:func:`single_label`), so a normal / benign / malignant detector never reports it;
+``heatmap`` only when the records hold heatmap peaks and maps (models that give heatmaps).
 """
 
 from dataclasses import dataclass
@@ -115,6 +118,13 @@ def _heatmap_metrics(
     return report
 
 
+def single_label(gt: GroundTruth, settings: EvalSettings = EvalSettings()) -> bool:
+    """``settings.single_label``, else whether no image of the test set holds two classes."""
+    if settings.single_label is not None:
+        return bool(settings.single_label)
+    return bool(gt.labels.sum(axis=1).max(initial=0) <= 1)
+
+
 def evaluate_records(
     gt: GroundTruth,
     records: Sequence[Dict[str, Any]],
@@ -123,10 +133,8 @@ def evaluate_records(
 ) -> Dict[str, Any]:
     """Detailed results of every metric the records allow; ``records[i]`` is the output on image i."""
     results: Dict[str, Any] = {}
+    single = single_label(gt, settings)
     if records and all("probs" in r for r in records):
-        single = settings.single_label
-        if single is None:
-            single = bool(gt.labels.sum(axis=1).max() <= 1)
         probs = np.array([r["probs"] for r in records], dtype=np.float64).reshape(len(records), -1)
         results["classification"] = classification_metrics(
             probs, gt.labels, class_names, settings.cls_threshold, single
@@ -155,9 +163,10 @@ def evaluate_records(
         results["froc"] = froc(
             box_gt.boxes, dets, len(rows), iou_thresh=settings.iou_thresh, criterion=settings.froc_criterion
         )
-        results["cxr_localization"] = cxr_localization(
-            box_gt.boxes, dets, len(rows), class_names, score_thresh=settings.score_thresh
-        )
+        if not single:
+            results["cxr_localization"] = cxr_localization(
+                box_gt.boxes, dets, len(rows), class_names, score_thresh=settings.score_thresh
+            )
     if all("peak_values" in r and "maps" in r for r in box_records):
         results["heatmap"] = _heatmap_metrics(box_gt, box_records, class_names, settings)
     return results

@@ -20,10 +20,12 @@ from ..evaluation.tables import BoxTable
 from .grids import write_png
 
 __all__ = [
+    "corloc_sweep_figure",
     "figure_to_rgb",
     "froc_band",
     "froc_curve_and_band",
     "froc_figure",
+    "plot_corloc_sweep",
     "plot_froc",
     "roc_figure",
     "roc_points",
@@ -201,8 +203,7 @@ def _rate_label(rate: float) -> str:
     return f"1/{round(1 / rate)}" if rate < 1 else f"{rate:g}"
 
 
-def plot_corloc_sweep(
-    path: str,
+def corloc_sweep_figure(
     sweeps: Mapping[str, Mapping[str, Sequence[float]]],
     *,
     fp_key: str = "fp_per_normal_image",
@@ -210,14 +211,13 @@ def plot_corloc_sweep(
     title: str = "Official CorLoc vs false positives",
     figsize: Tuple[float, float] = (5.5, 4.0),
     dpi: int = 100,
-) -> None:
+) -> np.ndarray:
     """
-    Write a PNG of the official CorLoc against the false positives (``fp_key`` of the sweep:
-    "fp_per_normal_image" or "fp_per_image") as the score threshold goes from 1 down to 0, one curve
-    per model (``corloc_sweep`` results), the point at ``marked_threshold`` marked and in the legend.
+    The official CorLoc against the false positives (``fp_key`` of the sweep: "fp_per_normal_image"
+    or "fp_per_image") as the score threshold goes from 1 down to 0, one curve per model
+    (``corloc_sweep`` results), the point at ``marked_threshold`` marked and in the legend; as RGB.
     """
     figure = Figure(figsize=figsize, dpi=dpi)
-    FigureCanvasAgg(figure)
     ax = figure.add_subplot()
     for i, (name, sweep) in enumerate(sweeps.items()):
         thresholds = np.asarray(sweep["score_thresholds"])
@@ -233,5 +233,9 @@ def plot_corloc_sweep(
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path)
+    return figure_to_rgb(figure)
+
+
+def plot_corloc_sweep(path: str, sweeps: Mapping[str, Mapping[str, Sequence[float]]], **options) -> None:
+    """Write :func:`corloc_sweep_figure` (``options``: its keyword arguments) as a PNG file."""
+    write_png(path, corloc_sweep_figure(sweeps, **options))

@@ -1,6 +1,7 @@
 """The figures every evaluation draws by itself into its output folder and TensorBoard: FROC curve with
-its bootstrap band, ROC curves, confusion matrix of the image-level decision, and example overlays
-(best and worst localized lesion images, normal images with the most confident detections)."""
+its bootstrap band, official CorLoc against false positives over the score threshold, ROC curves,
+confusion matrix of the image-level decision, and example overlays (best and worst localized lesion
+images, normal images with the most confident detections)."""
 
 import logging
 import os
@@ -12,11 +13,11 @@ from detectron2.utils.events import get_event_storage
 
 from ..data.image_io import read_image
 from ..evaluation.gt_io import GroundTruth
-from ..evaluation.report import decision_confusion, is_single_label
-from ..evaluation.suite import EvalSettings
+from ..evaluation.report import decision_confusion
+from ..evaluation.suite import EvalSettings, single_label
 from ..evaluation.tables import BoxTable
 from .confusion import confusion_figure
-from .curves import froc_curve_and_band, froc_figure, roc_figure, roc_points
+from .curves import corloc_sweep_figure, froc_curve_and_band, froc_figure, roc_figure, roc_points
 from .examples import draw_overlays, rank_examples
 from .grids import make_grid, write_png
 
@@ -24,7 +25,13 @@ __all__ = ["EvaluationFigures", "publish_to_tensorboard"]
 
 logger = logging.getLogger(__name__)
 
-FIGURE_FILES = {"froc": "froc.png", "roc": "roc.png", "confusion": "confusion_matrix.png", "examples": "examples.png"}
+FIGURE_FILES = {
+    "froc": "froc.png",
+    "corloc_sweep": "corloc_sweep.png",
+    "roc": "roc.png",
+    "confusion": "confusion_matrix.png",
+    "examples": "examples.png",
+}
 
 
 def publish_to_tensorboard(figures: Dict[str, np.ndarray], prefix: str, log_dir: str) -> None:
@@ -94,6 +101,11 @@ class EvaluationFigures:
             )
             if "froc" in details:
                 figures["froc"] = self._froc(gt, rows, records)
+            if "sweep" in details.get("corloc", {}):
+                figures["corloc_sweep"] = corloc_sweep_figure(
+                    {"model": details["corloc"]["sweep"]}, marked_threshold=self.settings.score_thresh,
+                    title=f"Official CorLoc vs false positives, {self.dataset_name}",
+                )
             figures["examples"] = self._examples(gt, dets, records, class_names)
         for name, image in figures.items():
             write_png(os.path.join(self.output_dir, FIGURE_FILES[name]), image)
@@ -115,7 +127,7 @@ class EvaluationFigures:
             curves[_ci_label("abnormal vs normal", report["abnormal"])] = roc_points(
                 probs.sum(axis=1), gt.labels.any(axis=1)
             )
-        single = is_single_label(gt, self.settings.single_label)
+        single = single_label(gt, self.settings)
         matrix, names = decision_confusion(probs, gt.labels, class_names, single, self.settings.cls_threshold)
         figures = {"confusion": confusion_figure(matrix, names, title=f"image-level decision, {self.dataset_name}")}
         if curves:
