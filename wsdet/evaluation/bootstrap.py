@@ -93,6 +93,13 @@ def paired_bootstrap_pvalue(
     total = cols.sum(axis=0)
     observed = (total[0] - total[1]) / total[2] if total[2] > 0 else 0.0
     sums = _resampled_sums(cols, n_resamples, seed)
-    diffs = _ratio(sums[:, 0] - sums[:, 1], sums[:, 2])
-    extreme = np.count_nonzero(np.abs(diffs - observed) >= abs(observed) - 1e-12)
-    return float((1 + extreme) / (n_resamples + 1))
+    return shifted_pvalue(observed, _ratio(sums[:, 0] - sums[:, 1], sums[:, 2]))
+
+
+def shifted_pvalue(observed: float, replicates: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "no difference": ``(1 + #{|d* - d| >= |d|}) / (B + 1)`` for the
+    observed difference ``d`` and its ``B`` replicates ``d*`` (the bootstrap distribution shifted to the
+    null; NaN replicates, e.g. resamples without a positive, are not extreme)."""
+    replicates = np.asarray(replicates, dtype=np.float64)
+    extreme = np.count_nonzero(np.abs(replicates - observed) >= abs(observed) - 1e-12)
+    return float((1 + extreme) / (len(replicates) + 1))

@@ -8,9 +8,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .bootstrap import resample_weights
+from .bootstrap import resample_weights, shifted_pvalue
 from .froc import FROC_FP_RATES, froc, match_detections, sensitivity_at
-from .intervals import shifted_pvalue
 from .tables import BoxTable
 
 __all__ = ["froc_pvalue", "resampled_sensitivities"]

@@ -7,10 +7,10 @@ from typing import Tuple
 import numpy as np
 from scipy import stats
 
-from .bootstrap import resample_weights
+from .bootstrap import resample_weights, shifted_pvalue
 from .curves import midranks, roc_auc
 
-__all__ = ["auc_pvalue", "clopper_pearson", "delong_ci", "shifted_pvalue"]
+__all__ = ["auc_pvalue", "clopper_pearson", "delong_ci"]
 
 
 def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> Tuple[float, float]:
@@ -42,14 +42,6 @@ def delong_ci(scores: np.ndarray, labels: np.ndarray, confidence: float = 0.95) 
     se = np.sqrt(np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n)
     z = stats.norm.ppf(0.5 + confidence / 2.0)
     return max(0.0, auc - z * se), min(1.0, auc + z * se)
-
-
-def shifted_pvalue(observed: float, replicates: np.ndarray) -> float:
-    """Two-sided bootstrap p-value of "no difference": ``(1 + #{|d* - d| >= |d|}) / (B + 1)`` for the
-    observed difference ``d`` and its ``B`` replicates ``d*`` (NaN replicates count as extreme)."""
-    replicates = np.asarray(replicates, dtype=np.float64)
-    extreme = ~(np.abs(replicates - observed) < abs(observed) - 1e-12)
-    return float((1 + np.count_nonzero(extreme)) / (len(replicates) + 1))
 
 
 def _resampled_aucs(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
