@@ -21,6 +21,9 @@ KNOWN_THIRD_PARTY_WARNINGS: Tuple[Tuple[Type[Warning], str, str], ...] = (
 KNOWN_THIRD_PARTY_LOG_WARNINGS: Tuple[Tuple[str, str], ...] = (
     # detectron2.modeling.poolers asks torch.fx whether it is tracing (for an assert), on every run
     ("torch.fx._symbolic_trace", r"is_fx_tracing will return true for both"),
+    # Detectron2's environment summary (default_setup) imports torch.utils.cpp_extension, which says so
+    # on machines with a CUDA toolkit but no GPU
+    ("torch.utils.cpp_extension", r"No CUDA runtime is found"),
 )
 
 

@@ -33,6 +33,8 @@ def test_rank_examples():
     assert ranked["worst"] == [1, 3]  # the other misses, the most confident first
     assert ranked["normal"] == [5, 4]  # most confident false positives first; image 6 is not box-annotated
     assert rank_examples(_gt(), dets, count=4)["worst"] == [1, 3]  # never the best images again
+    nothing = rank_examples(_gt(), BoxTable.from_per_image([], []), count=2)  # a model that detects nothing
+    assert nothing == {"best": [0, 1], "worst": [2, 3], "normal": [4, 5]}
     assert pick_images(_gt(), 10) == [4, 0, 5, 1, 2, 3]  # normal and class-0 images in turn
 
 

@@ -44,7 +44,8 @@ def rank_examples(gt: GroundTruth, dets: BoxTable, count: int) -> Dict[str, List
     """
     rows = np.flatnonzero(gt.box_evaluable())
     top = _top_detections(dets, len(gt.image_ids))
-    score = np.where(top >= 0, dets.scores[np.maximum(top, 0)], 0.0)
+    score = np.zeros(len(top))  # images without detections: 0
+    score[top >= 0] = dets.scores[top[top >= 0]]
     found = top[top >= 0]
     tops = dets.select(found)
     rows_top, rows_gt = pair_indices(tops, gt.boxes)  # same image and class
