@@ -92,10 +92,15 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.SINGLE_LABEL = False
     # Multi-label BCE weights positives by #neg / #pos per class and batch; a class with no positive adds 0.
     _C.WSDET.CAM.BALANCE_BCE = False
+    # Multi-label loss over the K classes: "mean" of the per-class BCEs, or "sum" (jfhealthcare/Chexpert).
+    _C.WSDET.CAM.CLASS_REDUCTION = "mean"
 
     _C.WSDET.CAM.HEAD = CN()
     # CAM_HEAD_REGISTRY name: "PooledCAMHead", "STLHead", "InfoMaskHead" or "PositiveCAMHead".
     _C.WSDET.CAM.HEAD.NAME = "PooledCAMHead"
+    # PooledCAMHead maps: "probability" (sigmoid / softmax of the class logit maps, PCAM) or "cam" (the
+    # class activation maps w_c^T x of Zhou et al. / CheXNet / Wang et al.; use BOXES.NORMALIZE "minmax").
+    _C.WSDET.CAM.HEAD.MAP_TYPE = "probability"
 
     _C.WSDET.CAM.POOLING = CN()
     # WSDET_POOLING_REGISTRY name: "GlobalAvgPool" (GAP), "GlobalMaxPool" (GMP), "LogSumExpPool" (LSE),

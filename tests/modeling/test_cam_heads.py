@@ -11,6 +11,7 @@ from detectron2.utils.events import EventStorage
 from wsdet.modeling.cam import (
     InfoMaskHead,
     PCAMPool,
+    PooledCAMHead,
     PositiveCAMHead,
     STLHead,
     build_stl_alpha_schedule,
@@ -33,6 +34,44 @@ def test_multi_label_bce_and_batch_balancing():
         F.binary_cross_entropy_with_logits(logits[:, 0], labels[:, 0], pos_weight=torch.tensor(2.0)) / 2
     )
     assert torch.allclose(balanced, expected)
+
+
+def test_class_reduction_sums_the_per_class_losses_as_chexpert():
+    log2 = math.log(2.0)
+    logits = torch.zeros(4, 2)  # every BCE term is log 2, times pos_weight for a positive
+    labels = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    # balanced: each class has 1 positive and 3 negatives -> pos_weight 3; per class (3 + 1 + 1 + 1) log2 / 4
+    for reduction, expected in (("mean", 1.5 * log2), ("sum", 3.0 * log2)):
+        loss = image_classification_loss(logits, labels, False, balance=True, class_reduction=reduction)
+        assert float(loss) == pytest.approx(expected)
+    # plain BCE: log 2 per class
+    assert float(image_classification_loss(logits, labels, False, class_reduction="sum")) == pytest.approx(2 * log2)
+    # a class without positive adds 0 to the balanced sum; class 0 has pos_weight 1: log 2
+    one_class = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    loss = image_classification_loss(logits[:2], one_class, False, balance=True, class_reduction="sum")
+    assert float(loss) == pytest.approx(log2)
+    with pytest.raises(ValueError, match="CLASS_REDUCTION"):
+        PooledCAMHead(in_channels=2, pooling=GlobalAvgPool(), num_classes=2, class_reduction="max")
+
+
+def _pooled_head(map_type="probability"):
+    head = PooledCAMHead(in_channels=2, pooling=GlobalAvgPool(), num_classes=1, heatmap=map_type)
+    with torch.no_grad():
+        head.classifier.weight.copy_(torch.tensor([1.0, -1.0]).view(1, 2, 1, 1))
+        head.classifier.bias.fill_(5.0)
+    return head
+
+
+def test_pooled_head_maps_cam_or_probability():
+    x = torch.tensor([[1.0, 2.0], [3.0, 0.0]]).view(1, 2, 1, 2)  # channel 0: [1, 2], channel 1: [3, 0]
+    # CAM w^T x = [1 - 3, 2 - 0] = [-2, 2] (no bias); logit = w^T mean(x) + b = (1.5 - 1.5) + 5 = 5
+    cam = _pooled_head("cam")(x)
+    assert torch.allclose(cam["heatmaps"], torch.tensor([[[[-2.0, 2.0]]]]))
+    assert torch.allclose(cam["logits"], torch.tensor([[5.0]]))
+    probability = _pooled_head()(x)
+    assert torch.allclose(probability["heatmaps"], torch.sigmoid(torch.tensor([[[[3.0, 7.0]]]])))
+    with pytest.raises(ValueError, match="MAP_TYPE"):
+        _pooled_head("logit")
 
 
 def test_single_label_cross_entropy_has_normal_last():
