@@ -94,6 +94,13 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.BALANCE_BCE = False
     # Multi-label loss over the K classes: "mean" of the per-class BCEs, or "sum" (jfhealthcare/Chexpert).
     _C.WSDET.CAM.CLASS_REDUCTION = "mean"
+    # Heatmaps of WSDetCAMClassifier: "head" (the head's maps, or the mask decoder's when enabled) or
+    # "gradcam" (Grad-CAM of each lesion class's image logit on the feature GRADCAM.IN_FEATURE).
+    _C.WSDET.CAM.HEATMAPS = "head"
+
+    _C.WSDET.CAM.GRADCAM = CN()
+    # Backbone feature explained by Grad-CAM; "" = WSDET.CAM.IN_FEATURE.
+    _C.WSDET.CAM.GRADCAM.IN_FEATURE = ""
 
     _C.WSDET.CAM.HEAD = CN()
     # CAM_HEAD_REGISTRY name: "PooledCAMHead", "STLHead", "InfoMaskHead" or "PositiveCAMHead".

@@ -16,6 +16,7 @@ from wsdet.modeling.cam import (
     STLHead,
     build_stl_alpha_schedule,
     gaussian_kl,
+    grad_cam,
     image_classification_loss,
     infomask_mask,
     positive_cam,
@@ -72,6 +73,17 @@ def test_pooled_head_maps_cam_or_probability():
     assert torch.allclose(probability["heatmaps"], torch.sigmoid(torch.tensor([[[[3.0, 7.0]]]])))
     with pytest.raises(ValueError, match="MAP_TYPE"):
         _pooled_head("logit")
+
+
+def test_grad_cam_of_a_gap_classifier_is_its_relu_cam():
+    head = _pooled_head("cam")
+    x = torch.tensor([[1.0, 2.0], [3.0, 0.0]]).view(1, 2, 1, 2).requires_grad_()
+    # d logit / d x_k,ij = w_k / (h w) = [0.5, -0.5]: ReLU(0.5 [1, 2] - 0.5 [3, 0]) = ReLU([-1, 1]) = [0, 1]
+    maps = grad_cam(x, head(x)["logits"])
+    assert torch.allclose(maps, torch.tensor([[[[0.0, 1.0]]]]))
+    assert torch.allclose(maps, F.relu(head(x)["heatmaps"]) / 2)  # = ReLU(CAM) / (h w)
+    two = torch.cat([x.detach(), 2 * x.detach()]).requires_grad_()  # images do not mix in the batch
+    assert torch.allclose(grad_cam(two, head(two)["logits"]), torch.tensor([[[[0.0, 1.0]]], [[[0.0, 2.0]]]]))
 
 
 def test_single_label_cross_entropy_has_normal_last():

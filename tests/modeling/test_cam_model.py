@@ -1,4 +1,5 @@
-"""WSDetCAMClassifier with every head and option, attention mining, the mask decoder and image branches."""
+"""WSDetCAMClassifier with every head and option, attention mining, Grad-CAM heatmaps, the mask decoder and image
+branches."""
 
 import math
 import os
@@ -12,7 +13,7 @@ from detectron2.utils.events import EventStorage
 
 from conftest import CONFIGS, instant_opts
 from wsdet.engine.defaults import build_config
-from wsdet.modeling.cam import AttentionMining, class_mask_targets
+from wsdet.modeling.cam import AttentionMining, class_mask_targets, grad_cam, resize_heatmaps
 from wsdet.modeling.cam.mask_decoder import balanced_mse
 
 K = 4
@@ -70,6 +71,7 @@ HEADS = {
     "cxr_gmp.yaml": {"loss_cam_cls"},
     "cxr_lse.yaml": {"loss_cam_cls"},
     "cxr_pcam.yaml": {"loss_cam_cls"},
+    "cxr_gradcam.yaml": {"loss_cam_cls"},
     "cxr_stl.yaml": {"loss_cam_cls", "loss_cam_loc"},
     "cxr_infomask.yaml": {"loss_cam_cls", "loss_cam_reg"},
     "cxr_poscam_stage1.yaml": {"loss_cam_cls"},
@@ -140,6 +142,27 @@ def test_attention_mining_erases_attention_and_uses_running_accuracy():
     assert torch.all(erased[1] > 0.99)
     _, weight = mining(images, heatmaps, probs, labels, classify)
     assert weight == pytest.approx(math.exp(0.375 - 1.0))
+
+
+def test_grad_cam_heatmaps_of_any_model():
+    torch.manual_seed(0)
+    model = build_model(cfg_of("cxr_gradcam.yaml")).eval()
+    inputs = batch([(1,), ()])
+    with torch.no_grad():  # as in evaluation: Grad-CAM turns autograd on for itself
+        outputs = model(inputs)
+    images = model.preprocess_image(inputs)
+    logits, maps = model.grad_cam(images.tensor)
+    features = model.backbone(images.tensor)["res4"].detach().requires_grad_()
+    assert torch.allclose(maps, grad_cam(features, model.head(features)["logits"]), atol=1e-6)
+    for out, m, p in zip(outputs, maps, model.head.image_probs(logits)):
+        assert torch.allclose(out["heatmaps"], resize_heatmaps(m, images.tensor.shape[-2:], (48, 64), (96, 128)))
+        assert torch.allclose(out["image_probs"], p)
+    _, res3_maps = model.grad_cam(images.tensor, "res3")  # another backbone feature, stride 8
+    assert res3_maps.shape == (2, K, 6, 8) and res3_maps.min() >= 0
+    with pytest.raises(ValueError, match="HEATMAPS"):
+        build_model(cfg_of("cxr_gap.yaml", "WSDET.CAM.HEATMAPS", "saliency"))
+    with pytest.raises(ValueError, match="GRADCAM.IN_FEATURE 'res5'"):
+        build_model(cfg_of("cxr_gradcam.yaml", "WSDET.CAM.GRADCAM.IN_FEATURE", "res5"))
 
 
 def test_balanced_accuracy_is_not_inflated_by_negative_labels():

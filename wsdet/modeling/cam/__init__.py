@@ -1,8 +1,9 @@
 """CAM-style weakly supervised classifiers that localize (STL, PCAM, InfoMask, positive-CAM, pooling
-baselines), their meta-architecture, and image-level branches for detectors."""
+baselines), their meta-architecture, Grad-CAM, and image-level branches for detectors."""
 from types import ModuleType as _ModuleType
 
 from .attention_mining import AttentionMining
+from .gradcam import grad_cam
 from .heads import CAM_HEAD_REGISTRY, CAMHead, PooledCAMHead, build_cam_head
 from .heatmap_to_boxes import HeatmapBoxExtractor, heatmap_to_boxes
 from .image_branch import GeneralizedRCNNWithImageBranch, ImageBranchMixin, WSDetMILRCNNWithImageBranch
