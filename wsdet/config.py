@@ -119,7 +119,10 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.POOLING.ATTENTION_DIM = 128
 
     _C.WSDET.CAM.STL = CN()
-    # Hidden units of STL's classifier branch (global average pooling -> FC -> ReLU -> FC).
+    # Input of STL's classifier branch: "flatten" (FC layers on the whole map, the paper's; one square
+    # input size) or "gap" (FC layers on the globally averaged map; a departure for any input size).
+    _C.WSDET.CAM.STL.CLASSIFIER_INPUT = "flatten"
+    # Hidden units of STL's classifier branch (input -> FC -> ReLU -> FC).
     _C.WSDET.CAM.STL.FC_DIM = 256
     # (early, late) alpha of the loss (1 - alpha) CE_classifier + alpha CE_localizer (paper: 0.1, 0.9).
     _C.WSDET.CAM.STL.ALPHA = (0.1, 0.9)

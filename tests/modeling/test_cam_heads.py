@@ -1,6 +1,7 @@
 """CAM heads: classification losses, positive-CAM maps, InfoMask masks and KL, STL loss mixing."""
 
 import math
+import os
 
 import pytest
 import torch
@@ -8,6 +9,8 @@ import torch.nn.functional as F
 
 from detectron2.utils.events import EventStorage
 
+from conftest import CONFIGS
+from wsdet.engine.defaults import build_config
 from wsdet.modeling.cam import (
     InfoMaskHead,
     PCAMPool,
@@ -15,6 +18,7 @@ from wsdet.modeling.cam import (
     PositiveCAMHead,
     STLHead,
     build_stl_alpha_schedule,
+    fixed_map_size,
     gaussian_kl,
     grad_cam,
     image_classification_loss,
@@ -181,16 +185,54 @@ def test_stl_alpha_schedules():
         build_stl_alpha_schedule((0.1, 0.9), "cosine", 100, max_iter=1000)
 
 
+def _stl_head(pooling=None, classifier_input="flatten", map_size=5):
+    return STLHead(
+        in_channels=4,
+        fc_dim=8,
+        pooling=pooling or GlobalMaxPool(),
+        alpha_schedule=build_stl_alpha_schedule((0.1, 0.9), "step", 100, max_iter=1000),
+        classifier_input=classifier_input,
+        map_size=map_size,
+        num_classes=3,
+    )
+
+
+def test_stl_classifier_is_fully_connected_on_the_whole_map():
+    torch.manual_seed(0)
+    head = _stl_head()
+    x = torch.randn(2, 4, 5, 5)
+    fc1, fc2 = head.classifier[1], head.classifier[3]
+    assert fc1.in_features == 4 * 5 * 5
+    expected = fc2(F.relu(fc1(x.flatten(1))))
+    assert torch.allclose(head(x)["classifier_logits"], expected, atol=1e-6)
+    with pytest.raises(ValueError, match="5x5 feature map"):
+        head(torch.randn(2, 4, 6, 5))
+    gap = _stl_head(classifier_input="gap", map_size=None)  # the option: FC layers on the averaged map
+    assert gap.classifier[1].in_features == 4
+    expected = gap.classifier[3](F.relu(gap.classifier[1](x.mean(dim=(2, 3)))))
+    assert torch.allclose(gap(x)["classifier_logits"], expected, atol=1e-6)
+    assert gap(torch.randn(1, 4, 7, 3))["classifier_logits"].shape == (1, 3)
+    avg = _stl_head(pooling=GlobalAvgPool())  # the paper's best localizer pooling
+    assert torch.allclose(avg(x)["logits"], avg.localizer(x).mean(dim=(2, 3)), atol=1e-6)
+
+
+def test_stl_map_size_comes_from_the_one_input_size():
+    cfg = build_config(os.path.join(CONFIGS, "cxr_stl.yaml"))
+    assert fixed_map_size(cfg, 16) == 16  # 256 px, stride 16
+    cfg.merge_from_list(["INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MIN_SIZE_TEST", "64"])
+    assert fixed_map_size(cfg, 16) == 4
+    cfg.merge_from_list(["INPUT.MIN_SIZE_TRAIN", "(64, 96)"])
+    with pytest.raises(ValueError, match="needs one input size"):
+        fixed_map_size(cfg, 16)
+    cfg.merge_from_list(["INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MIN_SIZE_TEST", "80"])
+    with pytest.raises(ValueError, match="CLASSIFIER_INPUT"):
+        fixed_map_size(cfg, 16)
+
+
 @pytest.mark.parametrize("iteration, alpha", [(10, 0.1), (200, 0.9)])
 def test_stl_loss_mixing(iteration, alpha):
     torch.manual_seed(0)
-    head = STLHead(
-        in_channels=4,
-        fc_dim=8,
-        pooling=GlobalMaxPool(),
-        alpha_schedule=build_stl_alpha_schedule((0.1, 0.9), "step", 100, max_iter=1000),
-        num_classes=3,
-    )
+    head = _stl_head()
     x = torch.randn(2, 4, 5, 5)
     labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
     outputs = head(x)
@@ -203,12 +245,8 @@ def test_stl_loss_mixing(iteration, alpha):
     assert torch.allclose(losses["loss_cam_loc"], alpha * ce_loc)
 
 
-def test_stl_rejects_per_class_pooling():
-    with pytest.raises(ValueError):
-        STLHead(
-            in_channels=4,
-            fc_dim=8,
-            pooling=PCAMPool(),
-            alpha_schedule=build_stl_alpha_schedule((0.1, 0.9), "step", 1, max_iter=10),
-            num_classes=2,
-        )
+def test_stl_rejects_per_class_pooling_and_unknown_classifier_inputs():
+    with pytest.raises(ValueError, match="per-class"):
+        _stl_head(pooling=PCAMPool())
+    with pytest.raises(ValueError, match="CLASSIFIER_INPUT"):
+        _stl_head(classifier_input="conv")

@@ -73,36 +73,39 @@ HEADS = {
     "cxr_pcam.yaml": {"loss_cam_cls"},
     "cxr_gradcam.yaml": {"loss_cam_cls"},
     "cxr_stl.yaml": {"loss_cam_cls", "loss_cam_loc"},
+    "cxr_stl_avg.yaml": {"loss_cam_cls", "loss_cam_loc"},
     "cxr_infomask.yaml": {"loss_cam_cls", "loss_cam_reg"},
     "cxr_poscam_stage1.yaml": {"loss_cam_cls"},
     "cxr_poscam_stage2.yaml": {"loss_cam_cls", "loss_cam_am"},
     "cxr_poscam_stage3.yaml": {"loss_cam_cls", "loss_cam_am", "loss_cam_mask"},
 }
+SQUARE_64 = ("INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MIN_SIZE_TEST", "64")  # STL's one input size
 
 
 @pytest.mark.parametrize("config", sorted(HEADS))
 def test_classifier_train_step_and_outputs(config):
     torch.manual_seed(0)
-    model = build_model(cfg_of(config))
-    mixed = batch([(0, 2), (), (1,), (3,)], strong=(0, 1))
+    model = build_model(cfg_of(config, *SQUARE_64))
+    size = (64, 64)
+    mixed = batch([(0, 2), (), (1,), (3,)], strong=(0, 1), size=size)
     losses = train_step(model, mixed)
     assert set(losses) == HEADS[config]
     assert all(torch.isfinite(v) for v in losses.values())
     assert_every_parameter_trained(model)
     # same keys and parameters with no positive label and no strong image (DDP: same graph on every rank)
-    losses = train_step(model, batch([(), ()]))
+    losses = train_step(model, batch([(), ()], size=size))
     assert set(losses) == HEADS[config]
     assert_every_parameter_trained(model)
 
     model.eval()
     with torch.no_grad():
-        outputs = model(batch([(1,), ()]))
+        outputs = model(batch([(1,), ()], size=size))
     for out in outputs:
         assert out["image_probs"].shape == (K,) and torch.all(
             (out["image_probs"] >= 0) & (out["image_probs"] <= 1)
         )
-        assert out["heatmaps"].shape == (K, 96, 128)
-        assert out["instances"].image_size == (96, 128)
+        assert out["heatmaps"].shape == (K, 128, 128)
+        assert out["instances"].image_size == (128, 128)
         assert out["instances"].has("pred_boxes") and out["instances"].has("scores")
 
 

@@ -15,6 +15,6 @@ from .pcam import PCAMPool
 from .pooling import WSDET_POOLING_REGISTRY, GlobalPool, build_pooling
 from .positive_cam import PositiveCAMHead, positive_cam
 from .postprocessing import HEATMAP_NORMALIZATIONS, normalize_heatmaps, resize_heatmaps
-from .stl import STLHead, build_stl_alpha_schedule
+from .stl import STLHead, build_stl_alpha_schedule, fixed_map_size
 
 __all__ = [k for k, v in globals().items() if not k.startswith("_") and not isinstance(v, _ModuleType)]
