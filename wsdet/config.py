@@ -103,7 +103,8 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.GRADCAM.IN_FEATURE = ""
 
     _C.WSDET.CAM.HEAD = CN()
-    # CAM_HEAD_REGISTRY name: "PooledCAMHead", "STLHead", "InfoMaskHead" or "PositiveCAMHead".
+    # CAM_HEAD_REGISTRY name: "PooledCAMHead", "STLHead", "InfoMaskHead", "ClassInfoMaskHead" or
+    # "PositiveCAMHead".
     _C.WSDET.CAM.HEAD.NAME = "PooledCAMHead"
     # PooledCAMHead maps: "probability" (sigmoid / softmax of the class logit maps, PCAM) or "cam" (the
     # class activation maps w_c^T x of Zhou et al. / CheXNet / Wang et al.; use BOXES.NORMALIZE "minmax").
@@ -132,14 +133,21 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.STL.SWITCH_ITER = 1000
 
     _C.WSDET.CAM.INFOMASK = CN()
-    # Channels of the attention map A = ReLU(1x1 conv(features)).
-    _C.WSDET.CAM.INFOMASK.ATTENTION_DIM = 64
+    # Channels of the attention map A = ReLU(1x1 conv(features)) (paper: one map).
+    _C.WSDET.CAM.INFOMASK.ATTENTION_DIM = 1
     # Mask threshold tau: M = clamp(sigmoid(z) - tau, 0, 1).
     _C.WSDET.CAM.INFOMASK.TAU = 0.5
     # Mask regularizer: "kl" (InfoMask), "l1" (RegL1 baseline) or "none" (FeatureMask baseline).
     _C.WSDET.CAM.INFOMASK.REGULARIZER = "kl"
     # Weight alpha of the regularizer.
     _C.WSDET.CAM.INFOMASK.ALPHA = 0.01
+    # InfoMaskHead's classification block on the masked features: NUM_CONVS 3x3 convs, then global
+    # average pooling and a linear layer.
+    _C.WSDET.CAM.INFOMASK.NUM_CONVS = 2
+    # Channels of those convs.
+    _C.WSDET.CAM.INFOMASK.CONV_DIM = 128
+    # Normalization of those convs (a Detectron2 norm name; "" = none).
+    _C.WSDET.CAM.INFOMASK.NORM = "BN"
 
     _C.WSDET.CAM.ATTENTION_MINING = CN()
     # Positive-CAM stage 2: L = (1 - lambda) L_cls + lambda L_am, lambda = e^P / e (P: running accuracy).

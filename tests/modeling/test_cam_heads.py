@@ -1,4 +1,5 @@
-"""CAM heads: classification losses, positive-CAM maps, InfoMask masks and KL, STL loss mixing."""
+"""CAM heads: classification losses, CAM / positive-CAM maps, Grad-CAM, InfoMask masks and KL, STL branches and
+loss mixing."""
 
 import math
 import os
@@ -12,6 +13,7 @@ from detectron2.utils.events import EventStorage
 from conftest import CONFIGS
 from wsdet.engine.defaults import build_config
 from wsdet.modeling.cam import (
+    ClassInfoMaskHead,
     InfoMaskHead,
     PCAMPool,
     PooledCAMHead,
@@ -139,39 +141,78 @@ def test_gaussian_kl_known_values():
     assert kl[0] == 0 and math.isclose(float(kl[1]), 0.5)
 
 
-@pytest.mark.parametrize(
-    "regularizer, keys",
-    [
-        ("kl", {"loss_cam_cls", "loss_cam_reg"}),
-        ("l1", {"loss_cam_cls", "loss_cam_reg"}),
-        ("none", {"loss_cam_cls"}),
-    ],
-)
-def test_infomask_head(regularizer, keys):
+def _hand_set_infomask(regularizer="kl"):
+    """One input channel; A = ReLU(x), mu = A, log sigma^2 = 0; no conv in the classification block; the
+    linear classifier is 2 x the pooled masked feature."""
+    head = InfoMaskHead(
+        in_channels=1, attention_dim=1, tau=0.5, regularizer=regularizer, alpha=0.1, num_convs=0, conv_dim=4,
+        norm="", num_classes=3,
+    )
+    mask = head.variational_mask
+    with torch.no_grad():
+        for conv, weight in ((mask.attention[0], 1.0), (mask.mu, 1.0), (mask.log_var, 0.0)):
+            conv.weight.fill_(weight)
+            conv.bias.zero_()
+        head.classifier.weight.fill_(2.0)
+        head.classifier.bias.zero_()
+    return head
+
+
+@torch.no_grad()
+def test_infomask_head_masks_the_latent_features():
+    head = _hand_set_infomask().eval()
+    x = torch.tensor([0.0, math.log(3.0)]).view(1, 1, 1, 2)
+    outputs = head(x)
+    # z = mu = [0, ln 3]; sigmoid(z) = [0.5, 0.75]; M = clamp(sigmoid(z) - 0.5, 0, 1) = [0, 0.25]
+    assert torch.allclose(outputs["mask"], torch.tensor([[[[0.0, 0.25]]]]))
+    # masked features [0, 0.25 ln 3], averaged: 0.125 ln 3; logit = 2 x that = 0.25 ln 3, for every class
+    assert torch.allclose(outputs["logits"], torch.full((1, 3), 0.25 * math.log(3.0)))
+    # one mask, the heatmap of every lesion class
+    assert outputs["heatmaps"].shape == (1, 3, 1, 2) and torch.equal(outputs["heatmaps"][0, 2], outputs["mask"][0, 0])
+    labels = torch.tensor([[1.0, 0.0, 0.0]])
+    # KL(N(mu, 1) || N(0, 1)) = mu^2 / 2: mean over the 2 pixels (0 + ln(3)^2 / 2) / 2, x alpha 0.1
+    assert float(head.losses(outputs, labels)["loss_cam_reg"]) == pytest.approx(0.1 * math.log(3.0) ** 2 / 4)
+    # RegL1: alpha x mean mask = 0.1 x 0.125; FeatureMask: no regularizer
+    l1 = _hand_set_infomask("l1").eval()
+    assert float(l1.losses(l1(x), labels)["loss_cam_reg"]) == pytest.approx(0.0125)
+    none = _hand_set_infomask("none").eval()
+    assert set(none.losses(none(x), labels)) == {"loss_cam_cls"}
+
+
+def test_infomask_samples_z_in_training():
     torch.manual_seed(0)
     head = InfoMaskHead(
-        in_channels=4, attention_dim=3, tau=0.5, regularizer=regularizer, alpha=0.1, num_classes=2
+        in_channels=4, attention_dim=1, tau=0.5, regularizer="kl", alpha=0.1, num_convs=2, conv_dim=8,
+        norm="BN", num_classes=2,
     )
+    x = torch.randn(2, 4, 5, 5)
+    outputs = head(x)  # training: z = mu + sigma eps
+    assert outputs["mask"].shape == (2, 1, 5, 5) and torch.all(outputs["mask"] <= 0.5)
+    assert not torch.allclose(outputs["mask"], infomask_mask(outputs["mu"], 0.5))
+    losses = head.losses(outputs, torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+    assert set(losses) == {"loss_cam_cls", "loss_cam_reg"}
+    assert torch.allclose(losses["loss_cam_reg"], 0.1 * gaussian_kl(outputs["mu"], outputs["log_var"]).mean())
+    head.eval()
+    assert torch.allclose(head(x)["mask"], infomask_mask(head(x)["mu"], 0.5))  # z = mu in inference
+    with pytest.raises(ValueError, match="regularizer"):
+        InfoMaskHead(in_channels=4, attention_dim=1, tau=0.5, regularizer="l2", alpha=0.1, num_convs=0,
+                     conv_dim=8, norm="", num_classes=2)
+
+
+def test_class_infomask_head_masks_cam_evidence_per_class():
+    torch.manual_seed(0)
+    head = ClassInfoMaskHead(in_channels=4, attention_dim=3, tau=0.5, regularizer="l1", alpha=0.1, num_classes=2)
     x = torch.randn(2, 4, 5, 5)
     head.eval()
     outputs = head(x)
     mask = outputs["mask"]
-    assert torch.all(mask >= 0) and torch.all(mask <= 0.5)
-    assert torch.allclose(mask, infomask_mask(outputs["mu"], 0.5))  # z = mu in inference
+    assert mask.shape == (2, 2, 5, 5) and torch.allclose(mask, infomask_mask(outputs["mu"], 0.5))
     w, b = head.classifier.weight.flatten(1), head.classifier.bias
     masked = (mask[:, :, None] * x[:, None]).mean(dim=(3, 4))  # (N, K, C) masked, pooled features
     assert torch.allclose(outputs["logits"], (masked * w).sum(dim=2) + b, atol=1e-6)
     assert torch.equal(outputs["heatmaps"], mask)
-    head.train()
-    outputs = head(x)
     losses = head.losses(outputs, torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
-    assert set(losses) == keys
-    if regularizer == "kl":
-        assert torch.allclose(
-            losses["loss_cam_reg"], 0.1 * gaussian_kl(outputs["mu"], outputs["log_var"]).mean()
-        )
-    if regularizer == "l1":
-        assert torch.allclose(losses["loss_cam_reg"], 0.1 * outputs["mask"].mean())
+    assert torch.allclose(losses["loss_cam_reg"], 0.1 * mask.mean())
 
 
 def test_stl_alpha_schedules():

@@ -7,7 +7,7 @@ from .gradcam import grad_cam
 from .heads import CAM_HEAD_REGISTRY, CAMHead, PooledCAMHead, build_cam_head
 from .heatmap_to_boxes import HeatmapBoxExtractor, heatmap_to_boxes
 from .image_branch import GeneralizedRCNNWithImageBranch, ImageBranchMixin, WSDetMILRCNNWithImageBranch
-from .infomask import InfoMaskHead, gaussian_kl, infomask_mask
+from .infomask import ClassInfoMaskHead, InfoMaskHead, VariationalMask, gaussian_kl, infomask_mask
 from .loss import image_classification_loss
 from .mask_decoder import MaskDecoder, class_mask_targets
 from .meta_arch import WSDetCAMClassifier
