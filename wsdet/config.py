@@ -152,6 +152,9 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.ATTENTION_MINING = CN()
     # Positive-CAM stage 2: L = (1 - lambda) L_cls + lambda L_am, lambda = e^P / e (P: running accuracy).
     _C.WSDET.CAM.ATTENTION_MINING.ENABLED = False
+    # L_am: "restrict" (the paper: classification loss of T(A) * I, the image restricted to the attended
+    # area) or "erase" (GAIN: mean positive-class probability of I - T(A) * I, to be minimized).
+    _C.WSDET.CAM.ATTENTION_MINING.MODE = "restrict"
     # Soft mask T(A) = sigmoid(OMEGA * (A - SIGMA)) of the min-max normalized attention A.
     _C.WSDET.CAM.ATTENTION_MINING.SIGMA = 0.5
     _C.WSDET.CAM.ATTENTION_MINING.OMEGA = 10.0

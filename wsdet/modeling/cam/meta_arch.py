@@ -119,8 +119,8 @@ class WSDetCAMClassifier(nn.Module):
         )
 
     def classify(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, K) class probabilities of a normalized input tensor."""
-        return self.head.image_probs(self.head(self.backbone(images)[self.in_feature])["logits"])
+        """The head's image logits on a normalized input tensor."""
+        return self.head(self.backbone(images)[self.in_feature])["logits"]
 
     def grad_cam(self, images: torch.Tensor, feature: Optional[str] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """
@@ -160,11 +160,7 @@ class WSDetCAMClassifier(nn.Module):
         losses = self.head.losses(outputs, labels)
         if self.attention_mining is not None:
             loss_am, weight = self.attention_mining(
-                images.tensor,
-                outputs["heatmaps"],
-                self.head.image_probs(outputs["logits"]),
-                labels,
-                self.classify,
+                images.tensor, outputs["heatmaps"], outputs["logits"], labels, self.classify, self.head
             )
             losses = {k: (1.0 - weight) * v for k, v in losses.items()}
             losses["loss_cam_am"] = weight * loss_am
