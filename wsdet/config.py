@@ -45,6 +45,7 @@ def add_wsdet_config(cfg: CN) -> None:
 
     _add_mil_config(_C)
     _add_cam_config(_C)
+    _add_best_checkpoint_config(_C)
     _add_reliability_config(_C)
 
 
@@ -191,6 +192,21 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.IMAGE_BRANCH = CN()
     # Weight of the CAM branch losses when the head is attached to a detector (image_branch.py).
     _C.WSDET.CAM.IMAGE_BRANCH.LOSS_WEIGHT = 1.0
+
+
+def _add_best_checkpoint_config(_C: CN) -> None:
+    """Keys of the validation-based model selection (:class:`wsdet.engine.BestValidationCheckpointer`)."""
+    _C.WSDET.BEST_CHECKPOINT = CN()
+    # Validation dataset evaluated every TEST.EVAL_PERIOD (and after training); the best model is saved
+    # as OUTPUT_DIR/model_best.pth. "" = off.
+    _C.WSDET.BEST_CHECKPOINT.DATASET = ""
+    # Metric "task/name" of that evaluation that selects the model, and whether higher ("max") or lower
+    # ("min") is better.
+    _C.WSDET.BEST_CHECKPOINT.METRIC = "classification/mean_auc"
+    _C.WSDET.BEST_CHECKPOINT.MODE = "max"
+    # Metric that breaks ties of METRIC, and its mode; "" = the earliest of the tied iterations is kept.
+    _C.WSDET.BEST_CHECKPOINT.TIE_METRIC = ""
+    _C.WSDET.BEST_CHECKPOINT.TIE_MODE = "max"
 
 
 def _add_reliability_config(_C: CN) -> None:

@@ -14,6 +14,7 @@ from detectron2.utils.logger import setup_logger
 
 from ..data import WSDetDatasetMapper, build_wsdet_train_loader
 from ..evaluation import EvalSettings, LocalizationEvaluator, save_results_json
+from .best_checkpoint import add_best_checkpointer
 from .checkpoint import WSDetCheckpointer
 from .config_checks import check_config
 from .distributed import broadcast_buffers, create_ddp_model
@@ -116,7 +117,7 @@ class WSDetTrainer(DefaultTrainer):
     def build_hooks(self) -> List[Optional[HookBase]]:
         """DefaultTrainer's hooks, after the per-step seeding (``SEED >= 0``), then the skip report."""
         seeder = [IterationSeeder(self.cfg.SEED)] if self.cfg.SEED >= 0 else []
-        return seeder + super().build_hooks() + [SkippedImagesReport()]
+        return seeder + add_best_checkpointer(self, super().build_hooks()) + [SkippedImagesReport()]
 
     @classmethod
     def build_train_loader(cls, cfg: CfgNode, start_iter: int = 0):
