@@ -100,3 +100,42 @@ def run_train_net(args: Sequence[str], cwd: str) -> str:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result.stdout + result.stderr
+
+
+def write_msra_r50(path: str) -> str:
+    """A ResNet-50 in the layout of Detectron2's ``ImageNetPretrained/MSRA/R-50.pkl`` (Caffe2 blob names,
+    FrozenBN folded into scale ``_bn_s`` and bias ``_bn_b``, plus the ImageNet classifier), with
+    random values: what an offline user copies next to their data. Returns ``path``."""
+    import pickle
+
+    from detectron2.layers import ShapeSpec
+    from detectron2.modeling.backbone import build_resnet_backbone
+
+    from wsdet.engine.defaults import build_config
+
+    cfg = build_config(os.path.join(CONFIGS, "bus_joint_paper.yaml"), ["MODEL.WEIGHTS", "unused"])
+    backbone = build_resnet_backbone(cfg, ShapeSpec(channels=3))
+    suffixes = {"weight": "w", "norm.weight": "bn_s", "norm.bias": "bn_b"}
+    blobs = {}
+    for name, value in backbone.state_dict().items():
+        if name.endswith(("running_mean", "running_var")):
+            continue
+        if name.startswith("stem."):
+            key = {"stem.conv1.weight": "conv1_w", "stem.conv1.norm.weight": "res_conv1_bn_s",
+                   "stem.conv1.norm.bias": "res_conv1_bn_b"}[name]
+        else:
+            stage, block, layer, rest = name.split(".", 3)
+            branch = "branch1" if layer == "shortcut" else "branch2" + "abc"[int(layer[-1]) - 1]
+            key = f"{stage}_{block}_{branch}_{suffixes[rest]}"
+        blobs[key] = value.numpy()
+    blobs["fc1000_w"] = np.zeros((1000, 2048), np.float32)
+    blobs["fc1000_b"] = np.zeros(1000, np.float32)
+    with open(path, "wb") as f:
+        pickle.dump({"blobs": blobs}, f)
+    return path
+
+
+@pytest.fixture(scope="session")
+def msra_r50(tmp_path_factory) -> str:
+    """Path of a :func:`write_msra_r50` file, written once per test session."""
+    return write_msra_r50(str(tmp_path_factory.mktemp("weights") / "R-50.pkl"))

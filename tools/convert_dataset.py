@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     chest.add_argument("--split-list", help="e.g. train_val_list.txt: only these images go to the weak file")
     chest.add_argument(
         "--scan-images", action="store_true",
-        help="find the PNGs anywhere under --input and read their sizes (default: images/, 1024x1024)",
+        help="find the PNGs anywhere under --input and decode each for its size, reporting unreadable "
+        "ones (slower; default: images/, 1024x1024, not read)",
     )
     chest.add_argument(
         "--exclude-box-images", action="store_true", help="keep the boxed images out of the weak file"
@@ -100,10 +101,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         conversion = convert(args)
+        write_conversion(conversion, args.output_json, args.weak_output_json)
     except ConversionError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    write_conversion(conversion, args.output_json, args.weak_output_json)
     print(conversion.report.summary())
     return 0
 

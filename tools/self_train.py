@@ -25,7 +25,13 @@ from wsdet.engine.self_training import (
     select_pseudo_labels,
     write_pseudo_label_jsons,
 )
-from wsdet.engine.defaults import add_dataset_arguments, register_cli_datasets, setup, training_datasets
+from wsdet.engine.defaults import (
+    add_dataset_arguments,
+    build_config,
+    register_cli_datasets,
+    setup,
+    training_datasets,
+)
 
 logger = logging.getLogger("wsdet.self_train")
 
@@ -43,8 +49,28 @@ def weak_dataset_of(cfg, requested):
     return weak[0]
 
 
+RETRAIN_INIT = ("config", "model", "none")
+
+
+def retrain_weights(args, cfg) -> str:
+    """The weights the retraining starts from (``--retrain-init``)."""
+    if args.retrain_init == "config":  # the original run's initial weights, e.g. ImageNet ones
+        return build_config(args.config_file).MODEL.WEIGHTS
+    return cfg.MODEL.WEIGHTS if args.retrain_init == "model" else ""
+
+
 def main(args):
     register_cli_datasets(args)
+    trained = build_config(args.config_file, args.opts).MODEL.WEIGHTS
+    if not trained:
+        raise SystemExit("MODEL.WEIGHTS is empty: give the trained model that makes the pseudo-labels")
+    output_dir = os.path.realpath(args.output_dir)
+    if os.path.isfile(trained) and output_dir == os.path.dirname(os.path.realpath(trained)):
+        raise SystemExit(
+            f"--output-dir {args.output_dir} is the folder of the model it reads ({trained}): choose another "
+            "folder, so that the original run's files (config.yaml, logs, checkpoints) are kept"
+        )
+    args.opts = [*args.opts, "OUTPUT_DIR", args.output_dir]
     cfg = setup(args)
     weak_name = weak_dataset_of(cfg, args.pseudo_label_dataset)
     model = WSDetTrainer.build_model(cfg)
@@ -75,7 +101,9 @@ def main(args):
         )
     register_wsdet_coco("self_train_pseudo", pseudo_json, meta.image_root, supervision="strong")
     register_wsdet_coco("self_train_weak", remaining_json, meta.image_root, supervision="weak")
-    cfg = retrain_config(cfg, weak_name, "self_train_pseudo", "self_train_weak", args.output_dir)
+    weights = retrain_weights(args, cfg)
+    logger.info(f"Retraining from {weights or 'a random initialization'} (--retrain-init {args.retrain_init})")
+    cfg = retrain_config(cfg, weak_name, "self_train_pseudo", "self_train_weak", args.output_dir, weights)
     trainer = WSDetTrainer(cfg)
     trainer.resume_or_load(resume=False)
     return trainer.train()
@@ -94,7 +122,13 @@ def build_parser():
                         help="weak dataset to pseudo-label (default: the weak one in DATASETS.TRAIN)")
     add_dataset_arguments(parser)
     parser.add_argument("--output-dir", required=True, help="where the JSON files (and retrain/) go")
-    parser.add_argument("--retrain", action="store_true", help="retrain from scratch with the pseudo labels")
+    parser.add_argument("--retrain", action="store_true", help="retrain with the pseudo labels")
+    parser.add_argument(
+        "--retrain-init", choices=RETRAIN_INIT, default="config",
+        help="what the retraining starts from: the config file's MODEL.WEIGHTS, i.e. the original run's "
+        "initial weights (default, as in the paper), the model that made the pseudo-labels, or none "
+        "(random initialization)",
+    )
     return parser
 
 

@@ -16,7 +16,7 @@ from detectron2.engine import default_argument_parser, launch
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
-from wsdet.engine import WSDetCheckpointer, WSDetTrainer
+from wsdet.engine import WSDetTrainer, load_weights_to_evaluate
 from wsdet.engine.defaults import add_dataset_arguments, register_cli_datasets, setup
 
 
@@ -26,9 +26,7 @@ def main(args):
     setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="wsdet")
     if args.eval_only:
         model = WSDetTrainer.build_model(cfg)
-        WSDetCheckpointer(
-            model, save_dir=cfg.OUTPUT_DIR, allow_unsafe=cfg.WSDET.ALLOW_UNSAFE_CHECKPOINTS
-        ).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        load_weights_to_evaluate(model, cfg, resume=args.resume, allow_untrained=args.allow_untrained)
         return WSDetTrainer.test(cfg, model)
     trainer = WSDetTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)
@@ -38,6 +36,12 @@ def main(args):
 def build_parser():
     parser = default_argument_parser()
     add_dataset_arguments(parser)
+    parser.add_argument(
+        "--allow-untrained",
+        action="store_true",
+        help="with --eval-only: evaluate even when no weights were loaded or none fits the model "
+        "(e.g. an untrained baseline); without it such a run stops with an error",
+    )
     return parser
 
 

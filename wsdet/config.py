@@ -8,8 +8,10 @@ def add_wsdet_config(cfg: CN) -> None:
     _C.WSDET = CN()
 
     _C.WSDET.DATALOADER = CN()
-    # "combined": every step holds STRONG_IMS_PER_BATCH box images + WEAK_IMS_PER_BATCH label images;
-    # "alternating": steps alternate between a strong-only and a weak-only batch.
+    # "combined": every step holds STRONG_IMS_PER_BATCH box images + WEAK_IMS_PER_BATCH label images and
+    # makes one optimizer step on the joint loss; "alternating" (official code): the same batch, one
+    # optimizer step on the box images' losses then one (with a second optimizer) on the MIL loss;
+    # "alternating_batches": iterations alternate between a box-only and a label-only batch.
     _C.WSDET.DATALOADER.MODE = "combined"
     # Box-annotated images per step, summed over all processes (like SOLVER.IMS_PER_BATCH).
     _C.WSDET.DATALOADER.STRONG_IMS_PER_BATCH = 2
@@ -40,8 +42,26 @@ def add_wsdet_config(cfg: CN) -> None:
     _C.WSDET.EVAL.HEATMAP_SIZE = 64
 
     _C.WSDET.SOLVER = CN()
+    # "SGD" (Detectron2's, momentum SOLVER.MOMENTUM) or "Adam" (official code of Shin et al.); both use
+    # SOLVER.BASE_LR, SOLVER.WEIGHT_DECAY(_NORM, _BIAS) and SOLVER.CLIP_GRADIENTS.
+    _C.WSDET.SOLVER.OPTIMIZER = "SGD"
+    # epsilon of Adam (official code: 0.1; PyTorch's default 1e-8).
+    _C.WSDET.SOLVER.ADAM_EPSILON = 1e-8
     # Stop training when the total loss exceeds this (weights exploding without a NaN).
     _C.WSDET.SOLVER.MAX_LOSS = 1e4
+
+    _C.WSDET.AUGMENT = CN()
+    # Training augmentations beyond Detectron2's resize and flip (official code of Shin et al.: 5, 0.05,
+    # 0.2, (0.2, 1.8)); 0 / () = off. Random rotation within +-ROTATION degrees.
+    _C.WSDET.AUGMENT.ROTATION = 0.0
+    # Random crop removing up to this fraction of the height and of the width.
+    _C.WSDET.AUGMENT.CROP = 0.0
+    # Images the rotation and crop apply to: "weak" (image-labelled, official) or "all".
+    _C.WSDET.AUGMENT.GEOMETRIC_ON = "weak"
+    # Random brightness shift within +-BRIGHTNESS x 255, on every image.
+    _C.WSDET.AUGMENT.BRIGHTNESS = 0.0
+    # Random contrast factor in (low, high) around the image mean, on every image.
+    _C.WSDET.AUGMENT.CONTRAST = ()
 
     _add_mil_config(_C)
     _add_cam_config(_C)
@@ -60,9 +80,10 @@ def _add_mil_config(_C: CN) -> None:
     _C.WSDET.MIL.SELECT_ON = "prob"
     # Contiguous id of the malignant class.
     _C.WSDET.MIL.MALIGNANT_CLASS = 1
-    # CE weight of weak images per lesion class (contiguous ids); [] = 1 each. Official: inverse
-    # malignant frequency, i.e. [p, 1 - p] for (benign, malignant) with p the malignant fraction.
-    _C.WSDET.MIL.CLASS_WEIGHTS = []
+    # CE weight of weak images per lesion class (contiguous ids): a list, None / [] = 1 each, or "auto"
+    # (official code): 1 - the class's share of the weak lesion images, computed when training starts,
+    # i.e. each of two classes weighted by the other's share (SNUBH: benign 0.2209, malignant 0.7791).
+    _C.WSDET.MIL.CLASS_WEIGHTS = None
     # CE weight of normal weak images, whose proposals are pushed to background; 0 = ignore (official).
     _C.WSDET.MIL.NORMAL_WEIGHT = 0.0
     # Proposals of a normal weak image pushed to background: its N most abnormal ones; 0 = all of them.
@@ -217,6 +238,8 @@ def _add_reliability_config(_C: CN) -> None:
     # Read every training image once before training (the processes share the work): unreadable files
     # give one error listing them ("fail") or are left out with a warning ("skip").
     _C.WSDET.DATALOADER.VERIFY_IMAGES = False
+    # Images with more pixels are refused as unreadable (memory guard, PIL-bomb safe); 0 = no limit.
+    _C.WSDET.MAX_IMAGE_PIXELS = 16384 * 16384
     # Load checkpoints holding arbitrary pickled objects (legacy files): this runs code from the file, so
     # only for trusted files. False: tensors, numpy arrays and plain containers only.
     _C.WSDET.ALLOW_UNSAFE_CHECKPOINTS = False

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO
+from png_bytes import png_header
 from wsdet.data import load_wsdet_coco_json
 from wsdet.data.converters import (
     CXR14_CATEGORIES,
@@ -414,3 +415,74 @@ def test_udiat_xlsx_with_openpyxl(udiat_root, tmp_path):
     workbook.save(tmp_path / "DatasetB.xlsx")
     conv = convert_udiat(udiat_root, labels_file=str(tmp_path / "DatasetB.xlsx"))
     assert [img["pos_category_ids"] for img in conv.strong["images"]] == [[1], [2], [2]]
+
+
+# ------------------------------------------------------------------------- nothing lost, found early
+@pytest.mark.parametrize(
+    "weak_name", ["s.json", "./s.json", "sub/../s.json", "link.json"],
+    ids=["same", "dot", "dotdot", "symlink"],
+)
+def test_cli_refuses_one_file_for_both_outputs(busi_root, tmp_path, capsys, weak_name):
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path / "s.json", tmp_path / "link.json")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        code = load_cli().main(
+            ["busi", "--input", busi_root, "--output-json", "s.json", "--weak-output-json", weak_name]
+        )
+    finally:
+        os.chdir(cwd)
+    assert code == 1
+    assert "the strong output s.json and the weak output" in capsys.readouterr().err
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_cli_refuses_to_overwrite_an_input(udiat_root, tmp_path, capsys):
+    labels = os.path.join(udiat_root, "DatasetB.csv")
+    before = open(labels).read()
+    code = load_cli().main(["udiat", "--input", udiat_root, "--output-json", labels])
+    assert code == 1
+    assert f"the strong output {labels} is the input {labels}" in capsys.readouterr().err
+    assert open(labels).read() == before
+
+
+def test_busi_mask_like_names_never_become_images(busi_root):
+    for name in ("benign (2)_mask_x.png", "benign (2)_Mask3.png"):
+        save_png(os.path.join(busi_root, "benign", name), rect_mask((10, 12, 10, 12)))
+    strong = by_file(convert_busi(busi_root).strong)
+    assert not [name for name in strong if "mask" in name.lower()]
+    assert sorted(a["bbox"] for a in strong["benign/benign (2).png"][1]) == [
+        [3, 2, 6, 5], [10, 10, 3, 3], [10, 10, 3, 3], [30, 20, 8, 6]
+    ]
+
+
+def test_busi_truncated_image_reported_at_conversion(busi_root):
+    path = os.path.join(busi_root, "malignant", "malignant (2).png")
+    data = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) - 30])
+    with pytest.raises(ConversionError, match=r"malignant \(2\)\.png: cannot read the image \("):
+        convert_busi(busi_root)
+
+
+def test_busi_image_beyond_the_pixel_limit_reported(busi_root):
+    with open(os.path.join(busi_root, "normal", "normal (3).png"), "wb") as f:
+        f.write(png_header(30000, 10000))
+    with pytest.raises(ConversionError, match=r"normal \(3\)\.png: cannot read the image \(30000x10000 = "
+                       r"300000000 pixels, more than the limit"):
+        convert_busi(busi_root)
+
+
+def test_busi_image_linked_from_outside_reported(busi_root, tmp_path):
+    save_png(str(tmp_path / "elsewhere" / "scan.png"), np.zeros((H, W)))
+    os.symlink(tmp_path / "elsewhere" / "scan.png", os.path.join(busi_root, "normal", "normal (3).png"))
+    with pytest.raises(ConversionError, match=r"normal \(3\)\.png: links to .*scan\.png, outside the dataset "
+                       "folder"):
+        convert_busi(busi_root)
+
+
+def test_chestxray14_nan_box_refused(tmp_path):
+    root = write_cxr(tmp_path / "cxr", bbox_rows=["00000003_000.png,Mass,nan,20,30,40"])
+    with pytest.raises(ConversionError, match=r"row 2: box .* is not numeric \(4 finite numbers\)"):
+        convert_chestxray14(root)

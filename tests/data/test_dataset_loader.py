@@ -189,3 +189,126 @@ def test_register_wsdet_coco_lazy_and_explicit_supervision(tiny_coco):
     with pytest.raises(ValueError, match="supervision must be one of"):
         register_wsdet_coco(unique_name("bad"), json_file, root, supervision="boxes")
 
+
+
+# ------------------------------------------------------------------------- types and silent acceptance
+
+
+def _set(path, value):
+    """A mutation setting ``coco[path[0]][path[1]]...`` to ``value``."""
+
+    def mutate(coco):
+        node = coco
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return mutate
+
+
+def _append(section, value):
+    return lambda coco: coco[section].append(value)
+
+
+def _delete(section, index, key):
+    return lambda coco: coco[section][index].pop(key)
+
+
+BOX = "'bbox' must be [x, y, width, height]: 4 finite numbers, got "
+IDS = "must be a list of integer category ids, got "
+FILE = "'file_name' must be a non-empty path without NUL characters"
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment, strong",
+    [
+        pytest.param(_set(["images"], {"a": 1}), "'images' must be a list of objects, got {\"a\": 1}", True,
+                     id="images-dict"),
+        pytest.param(_set(["images"], None), "'images' must be a list of objects, got null", True,
+                     id="images-null"),
+        pytest.param(_set(["annotations"], {"1": {}}), "'annotations' must be a list of objects", True,
+                     id="annotations-dict"),
+        pytest.param(_set(["annotations"], None), "'annotations' must be a list of objects, got null", True,
+                     id="annotations-null"),
+        pytest.param(_append("images", 5), "images[4] must be an object, got 5", True,
+                     id="image-not-object"),
+        pytest.param(_append("annotations", "box"), "annotations[2] must be an object, got \"box\"", True,
+                     id="annotation-not-object"),
+        pytest.param(_append("categories", "normal"), "categories[2] must be an object, got \"normal\"",
+                     True, id="category-not-object"),
+        pytest.param(_set(["images", 0, "id"], [1]),
+                     "images[0] (img_0.png): 'id' must be an integer, got [1]", True, id="image-id-list"),
+        pytest.param(_delete("images", 0, "id"), "images[0] (img_0.png): no 'id'", True,
+                     id="image-id-missing"),
+        pytest.param(_set(["images", 1, "id"], True),
+                     "images[1] (img_1.png): 'id' must be an integer, got true", True, id="image-id-bool"),
+        pytest.param(_set(["images", 1, "pos_category_ids"], [[1]]),
+                     f"image 2 (img_1.png): 'pos_category_ids' {IDS}[[1]]", False, id="labels-nested"),
+        pytest.param(_set(["images", 1, "pos_category_ids"], [True]),
+                     f"image 2 (img_1.png): 'pos_category_ids' {IDS}[true]", False, id="labels-bool"),
+        pytest.param(_set(["images", 0, "neg_category_ids"], "2"), f"'neg_category_ids' {IDS}\"2\"", False,
+                     id="negatives-string"),
+        pytest.param(_set(["annotations", 0, "bbox"], ["a", 1, 2, 3]),
+                     f"annotation 1 of image 2: {BOX}[\"a\", 1, 2, 3]", True, id="bbox-string"),
+        pytest.param(_set(["annotations", 0, "bbox"], None), f"{BOX}null", True, id="bbox-null"),
+        pytest.param(_set(["annotations", 0, "bbox", 2], 10**400), f"{BOX}[10.0, 12.0, 1000", True,
+                     id="bbox-overflow"),
+        pytest.param(_set(["annotations", 0, "bbox", 0], float("nan")),
+                     f"annotation 1 of image 2: {BOX}[NaN, 12.0, 20.0, 16.0]", True, id="bbox-nan"),
+        pytest.param(_set(["annotations", 1, "bbox", 3], float("inf")), f"{BOX}[10.0, 12.0, 20.0, Infinity]",
+                     True, id="bbox-infinite"),
+        pytest.param(_set(["annotations", 0, "bbox"], [True, 12.0, 20.0, 16.0]), f"{BOX}[true, 12.0", True,
+                     id="bbox-bool"),
+        pytest.param(_set(["annotations", 0, "bbox"], [10.0, 12.0, 20.0]), f"{BOX}[10.0, 12.0, 20.0]", True,
+                     id="bbox-three-values"),
+        pytest.param(_set(["annotations", 0, "iscrowd"], "no"),
+                     "annotation 1 of image 2: 'iscrowd' must be 0 or 1, got \"no\"", True,
+                     id="iscrowd-string"),
+        pytest.param(_set(["annotations", 0, "category_id"], "1"),
+                     "'category_id' must be an integer, got \"1\"", True, id="category-id-string"),
+        pytest.param(_delete("annotations", 0, "image_id"), "annotation 1: no 'image_id'", True,
+                     id="annotation-image-id-missing"),
+        pytest.param(_set(["images", 0, "width"], True),
+                     "image 1 (img_0.png): 'width' must be a positive integer, got true", True,
+                     id="width-bool"),
+        pytest.param(_set(["images", 0, "height"], 64.0), "'height' must be a positive integer, got 64.0",
+                     True, id="height-float"),
+        pytest.param(_set(["images", 0, "file_name"], "img_0.png\0.txt"),
+                     f"image 1 ('img_0.png\\x00.txt'): {FILE}", True, id="file-name-nul"),
+        pytest.param(_set(["images", 0, "file_name"], 7), f"{FILE}, got 7", True, id="file-name-number"),
+        pytest.param(_set(["categories", 1, "id"], None), "categories[1]: 'id' must be an integer, got null",
+                     True, id="category-id-null"),
+        pytest.param(_set(["categories", 1, "name"], "benign"),
+                     "category name 'benign' is used by categories [1, 2]", True,
+                     id="duplicate-category-names"),
+        pytest.param(_append("images", {"id": 9, "file_name": "img_0.png", "height": 64, "width": 80,
+                                        "pos_category_ids": [2]}),
+                     "img_0.png is listed by images 1, 9 with different labels or boxes", False,
+                     id="file-listed-twice-with-other-labels"),
+    ],
+)
+def test_error_bad_types_and_values(tiny_coco, mutate, fragment, strong):
+    _expect_problem(tiny_coco, mutate, fragment, strong=strong)
+
+
+def test_every_type_problem_reported_at_once(tiny_coco):
+    def bad(coco):
+        coco["images"][0]["width"] = "80"
+        coco["images"].append(None)
+        coco["annotations"][0]["bbox"] = [float("nan")] * 4
+        coco["annotations"][1]["iscrowd"] = 2
+        coco["categories"][0]["name"] = ""
+
+    message = _expect_problem(tiny_coco, bad, "5 problem(s)")  # and no follow-on problem
+    for fragment in ("'width'", "images[4]", "'bbox'", "'iscrowd'", "'name'"):
+        assert fragment in message
+
+
+def test_file_listed_twice_with_the_same_labels_is_warned_about(tiny_coco, caplog):
+    json_file, root, _ = tiny_coco(strong=False, mutate=_append(
+        "images", {"id": 9, "file_name": "img_0.png", "height": 64, "width": 80, "pos_category_ids": []}
+    ))
+    with caplog.at_level("WARNING", logger="wsdet.data.coco_image_labels"):
+        dicts = load_wsdet_coco_json(json_file, root)
+    assert len(dicts) == 5
+    assert "img_0.png is listed by images 1, 9: it is used 2 times as often" in caplog.text

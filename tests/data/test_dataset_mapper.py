@@ -69,7 +69,7 @@ def test_from_config():
     cfg.MODEL.ROI_HEADS.NUM_CLASSES = 4
     cfg.WSDET.DICOM.WINDOW = [40.0, 400.0]
     mapper = WSDetDatasetMapper(cfg, is_train=True)
-    assert mapper.num_classes == 4 and mapper.dicom_window == (40.0, 400.0)
+    assert mapper.num_classes == 4 and mapper.read_options.dicom_window == (40.0, 400.0)
 
 
 def test_image_size_mismatch_is_reported(tiny_coco):
@@ -78,3 +78,18 @@ def test_image_size_mismatch_is_reported(tiny_coco):
     record["height"] = 65
     with pytest.raises(Exception, match="Mismatched image shape"):
         _mapper(True)(record)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("FRAME", -1, "WSDET.DICOM.FRAME is -1; it must be >= 0"),
+        ("WINDOW", [40.0, -400.0], r"WSDET.DICOM.WINDOW: a window is \(center, width\) with width > 0"),
+    ],
+)
+def test_bad_dicom_options_refused_when_the_mapper_is_built(key, value, message):
+    cfg = get_cfg()
+    add_wsdet_config(cfg)
+    setattr(cfg.WSDET.DICOM, key, value)
+    with pytest.raises(ValueError, match=message):
+        WSDetDatasetMapper(cfg, is_train=True)

@@ -7,13 +7,23 @@ import cv2
 import numpy as np
 import pydicom
 import pytest
+from detectron2.config import get_cfg
 from detectron2.data.detection_utils import read_image as d2_read_image
 from PIL import Image
 from pydicom.data import get_testdata_files
 from pydicom.pixels import get_decoder
 from pydicom.uid import JPEG2000Lossless
 
-from wsdet.data.image_io import ImageReadError, is_dicom, read_dicom, read_image
+from png_bytes import png_header
+from wsdet import add_wsdet_config
+from wsdet.data.image_io import (
+    ImageReadError,
+    ImageReadOptions,
+    is_dicom,
+    load_pil,
+    read_dicom,
+    read_image,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -352,3 +362,80 @@ def test_error_pickles():
 def test_invalid_window(window):
     with pytest.raises(ValueError, match="window"):
         read_dicom(shipped("CT_small.dcm"), window=window)
+
+
+# ---------------------------------------------------------------- silent or unclear before
+
+
+def test_image_beyond_the_pixel_limit(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_header(30000, 10000))  # beyond PIL's own limit too (179 MP)
+    with pytest.raises(ImageReadError, match=r"30000x10000 = 300000000 pixels, more than the limit of "
+                       r"268435456 \(config WSDET.MAX_IMAGE_PIXELS") as info:
+        read_image(str(path))
+    assert info.value.path == str(path)
+    with pytest.raises(ImageReadError, match="more than the limit of 100 "):
+        load_pil(str(path), max_pixels=100)
+
+
+def test_pixel_limit_is_wsdets_not_pils(tmp_path):
+    path = tmp_path / "large.png"
+    path.write_bytes(png_header(15000, 15000))  # 225 MP: PIL alone refuses it, wsdet's default allows it
+    with pytest.raises(ImageReadError, match="corrupt or unsupported image") as info:
+        read_image(str(path))  # identified, then found truncated when decoded
+    assert "more than the limit" not in str(info.value)
+    with pytest.raises(ImageReadError, match="corrupt or unsupported image"):
+        read_image(str(path), max_pixels=0)
+
+
+def test_dicom_beyond_the_pixel_limit():
+    with pytest.raises(ImageReadError, match="128x128 = 16384 pixels, more than the limit of 1000"):
+        read_dicom(shipped("CT_small.dcm"), max_pixels=1000)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(dicom_frame=-1), "WSDET.DICOM.FRAME is -1; it must be >= 0"),
+        (dict(dicom_window=(40.0, -400.0)), r"DICOM.WINDOW: a window is \(center, width\) with width > 0"),
+        (dict(dicom_window=(40.0,)), "WSDET.DICOM.WINDOW"),
+        (dict(max_pixels=-1), "WSDET.MAX_IMAGE_PIXELS is -1; it must be >= 0"),
+    ],
+)
+def test_invalid_read_options_refused_when_built(options, message):
+    with pytest.raises(ValueError, match=message):
+        ImageReadOptions(**options)
+
+
+def test_float_image_without_any_finite_pixel(tmp_path):
+    path = str(tmp_path / "nan.tiff")
+    Image.fromarray(np.full((8, 10), np.nan, np.float32), "F").save(path)
+    with pytest.raises(ImageReadError, match=r"nan\.tiff: .*no pixel value is finite"):
+        read_image(path)
+
+
+def test_float_image_non_finite_pixels_scaled_over_the_finite_ones(tmp_path):
+    values = np.linspace(0.0, 2.0, 8 * 10, dtype=np.float32).reshape(8, 10)
+    values[0, :3] = (np.nan, np.inf, -np.inf)
+    path = str(tmp_path / "partly_nan.tiff")
+    Image.fromarray(values, "F").save(path)
+    image = read_image(path, "L")[:, :, 0]
+    assert image[0, :3].tolist() == [0, 255, 0]
+    finite = values[1:]
+    expected = np.rint((finite - values[0, 3]) / (finite.max() - values[0, 3]) * 255)
+    np.testing.assert_array_equal(image[1:], expected)
+
+
+def test_dicom_rescale_slope_zero_is_not_a_black_image(tmp_path):
+    ds = pydicom.dcmread(shipped("CT_small.dcm"))
+    ds.RescaleSlope = 0
+    path = str(tmp_path / "slope0.dcm")
+    ds.save_as(path)
+    with pytest.raises(ImageReadError, match=r"slope0\.dcm: .*Rescale Slope 0.* maps every pixel to"):
+        read_image(path)
+
+
+def test_default_options_are_the_config_defaults():
+    cfg = get_cfg()
+    add_wsdet_config(cfg)
+    assert ImageReadOptions.from_config(cfg) == ImageReadOptions()

@@ -56,14 +56,14 @@ def test_start_iter_resumes_the_same_stream():
 
 
 def test_alternating_mode_alternates_pools():
-    sampler = StrongWeakBatchSampler(6, 12, 2, 4, mode="alternating", seed=0, rank=0, world_size=1)
+    sampler = StrongWeakBatchSampler(6, 12, 2, 4, mode="alternating_batches", seed=0, rank=0, world_size=1)
     batches = _steps(sampler, 12)
     for step, batch in enumerate(batches):
         strong, weak = _split(batch, 6)
         assert (len(strong), len(weak)) == ((2, 0) if step % 2 == 0 else (0, 4))
     # each pool still walks its own epoch: 3 strong steps cover the 6 strong images
     assert sorted(i for b in batches[0:6:2] for i in b) == list(range(6))
-    resumed = _steps(StrongWeakBatchSampler(6, 12, 2, 4, mode="alternating", seed=0, start_iter=5,
+    resumed = _steps(StrongWeakBatchSampler(6, 12, 2, 4, mode="alternating_batches", seed=0, start_iter=5,
                                             rank=0, world_size=1), 7)
     assert resumed == batches[5:]
 
@@ -71,7 +71,7 @@ def test_alternating_mode_alternates_pools():
 def test_strong_only_and_weak_only():
     strong_only = _steps(StrongWeakBatchSampler(5, 0, 2, 0, seed=0, rank=0, world_size=1), 4)
     assert all(len(b) == 2 and max(b) < 5 for b in strong_only)
-    weak_only = _steps(StrongWeakBatchSampler(0, 5, 0, 2, mode="alternating", seed=0, rank=0,
+    weak_only = _steps(StrongWeakBatchSampler(0, 5, 0, 2, mode="alternating_batches", seed=0, rank=0,
                                               world_size=1), 4)
     assert all(len(b) == 2 for b in weak_only)
 

@@ -41,7 +41,7 @@ def test_combined_loader_batches(strong_and_weak):
 
 
 def test_alternating_loader_batches(strong_and_weak):
-    loader = build_wsdet_train_loader(_cfg(strong_and_weak, strong=2, weak=3, mode="alternating"))
+    loader = build_wsdet_train_loader(_cfg(strong_and_weak, strong=2, weak=3, mode="alternating_batches"))
     kinds = [tuple(d["supervision"] for d in batch) for _, batch in zip(range(4), loader)]
     assert kinds == [("strong",) * 2, ("weak",) * 3] * 2
 

@@ -79,7 +79,7 @@ def test_two_gloo_processes_train_and_evaluate_like_one(tmp_path, tiny_coco, mon
     datasets.append((names[2], strong_json, root))
     opts = [
         *TINY, "SOLVER.MAX_ITER", "4", "DATASETS.TRAIN", str(tuple(names[:2])),
-        "DATASETS.TEST", str((names[2],)), "WSDET.DATALOADER.MODE", "alternating",
+        "DATASETS.TEST", str((names[2],)), "WSDET.DATALOADER.MODE", "alternating_batches",
         "WSDET.EVAL.BOOTSTRAP_RESAMPLES", "50", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0",
     ]
     for spec in datasets:
@@ -97,7 +97,7 @@ def test_two_gloo_processes_train_and_evaluate_like_one(tmp_path, tiny_coco, mon
     # Each step: disjoint shares (strong-only and weak-only steps alternate), together exactly the
     # batch of one process with the same seed.
     pools = DatasetCatalog.get(names[0]) + DatasetCatalog.get(names[1])
-    single = StrongWeakBatchSampler(6, 6, 2, 2, mode="alternating", seed=1, rank=0, world_size=1)
+    single = StrongWeakBatchSampler(6, 6, 2, 2, mode="alternating_batches", seed=1, rank=0, world_size=1)
     for step, (files0, files1) in enumerate(zip(ranks[0]["files"], ranks[1]["files"])):
         assert files0 + files1 == [pools[i]["file_name"] for i in single.indices_at(step)]
     assert len(ranks[0]["files"]) == 4

@@ -17,7 +17,7 @@ from detectron2.config import get_cfg
 from detectron2.utils.events import get_event_storage
 
 import wsdet.engine.checkpoint as checkpoint_module
-from conftest import REPO, TRAIN_NET, instant_opts, unique_name
+from conftest import REPO, TRAIN_NET, instant_opts, unique_name, write_image
 from wsdet import add_wsdet_config
 from wsdet.data import build_wsdet_train_loader, register_wsdet_coco
 from wsdet.data.build import SkipReportingLoader
@@ -207,6 +207,59 @@ def test_unreadable_image_skipped_at_run_time(with_bad_images, caplog, workers):
     assert "Skipped unreadable training image" in caplog.text and "broken.dcm" in caplog.text
 
 
+@pytest.fixture
+def misfit_images(tmp_path, tiny_coco):
+    """Registered strong + weak datasets; the weak one lists an image at the wrong size and a 100x100
+    one, beyond the limit of :func:`_misfit_cfg`."""
+    strong_json, root, _ = tiny_coco(strong=True, num_images=3)
+
+    def add_misfits(coco):
+        coco["images"][1]["height"] = 65  # the file is 80x64
+        write_image(os.path.join(root, "big.png"), height=100, width=100)
+        coco["images"].append(
+            {"id": 100, "file_name": "big.png", "height": 100, "width": 100, "pos_category_ids": [1]}
+        )
+
+    weak_json, _, _ = tiny_coco(strong=False, num_images=4, mutate=add_misfits)
+    names = (unique_name("s"), unique_name("w"))
+    register_wsdet_coco(names[0], strong_json, root)
+    register_wsdet_coco(names[1], weak_json, root)
+    return names
+
+
+def _misfit_cfg(names, on_error="fail", verify=False):
+    cfg = _loader_cfg(names, on_error, verify)
+    cfg.WSDET.MAX_IMAGE_PIXELS = 80 * 64
+    return cfg
+
+
+def test_verify_lists_images_of_the_wrong_size_or_too_large(misfit_images):
+    with pytest.raises(ValueError, match="2 training images cannot be read") as info:
+        build_wsdet_train_loader(_misfit_cfg(misfit_images, verify=True))
+    message = str(info.value)
+    assert "img_1.png: Mismatched image shape: the dataset gives 80x65 (width x height)" in message
+    assert "the file is 80x64" in message
+    assert "big.png: 100x100 = 10000 pixels, more than the limit of 5120" in message
+
+
+def test_images_of_the_wrong_size_or_too_large_skipped_at_run_time(misfit_images):
+    loader = build_wsdet_train_loader(_misfit_cfg(misfit_images, "skip"))
+    files = {os.path.basename(d["file_name"]) for _, batch in zip(range(4), loader) for d in batch}
+    assert {os.path.basename(f) for f in loader.skipped} == {"img_1.png", "big.png"}
+    assert "big.png" not in files
+
+
+def test_bad_dicom_frame_refused_before_any_dataset_is_read(monkeypatch):
+    def never_loaded(names):
+        raise AssertionError("a dataset was read before the options were checked")
+
+    monkeypatch.setattr("wsdet.data.build.load_strong_and_weak", never_loaded)
+    cfg = _loader_cfg(("any",))
+    cfg.WSDET.DICOM.FRAME = -1
+    with pytest.raises(ValueError, match="WSDET.DICOM.FRAME is -1; it must be >= 0"):
+        build_wsdet_train_loader(cfg)
+
+
 # ---------------------------------------------------------------- end to end through tools/train_net.py
 
 
@@ -249,6 +302,22 @@ def test_skip_reported_at_the_end_of_training(tmp_path, bad_image_datasets):
     )
     assert "Skipped unreadable training image" in log
     assert "reads of unreadable training images were skipped; files:" in log
+
+
+@pytest.mark.slow
+def test_eval_only_without_weights_refused_unless_allowed(tmp_path, tiny_coco):
+    strong_json, root, _ = tiny_coco(strong=True)
+    common = [
+        "--eval-only", "--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"),
+        "--dataset", "t_test", strong_json, root, "DATASETS.TEST", "('t_test',)", "MODEL.WEIGHTS", "",
+        "OUTPUT_DIR", str(tmp_path / "out"), *TINY,
+    ]
+    log = _train_net(common, cwd=str(tmp_path), check=False)
+    assert "UntrainedModelError: Refusing to evaluate an untrained model: no weights were loaded" in log
+    assert not os.path.exists(tmp_path / "out" / "inference")
+    log = _train_net(["--allow-untrained", *common], cwd=str(tmp_path))
+    assert "Evaluating an untrained model (--allow-untrained)" in log
+    assert os.path.isfile(tmp_path / "out" / "inference" / "t_test" / "results.json")
 
 
 # ---------------------------------------------------------------- kill and resume

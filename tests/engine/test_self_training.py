@@ -105,8 +105,10 @@ def test_retrain_config():
     add_wsdet_config(cfg)
     cfg.DATASETS.TRAIN = ("strong", "weak")
     cfg.MODEL.WEIGHTS = "first.pth"
-    joint = retrain_config(cfg, "weak", "pseudo", "rest", "/out")
+    joint = retrain_config(cfg, "weak", "pseudo", "rest", "/out", "R-50.pkl")
     assert joint.DATASETS.TRAIN == ("strong", "pseudo", "rest")
-    assert joint.MODEL.WEIGHTS == "" and joint.OUTPUT_DIR == "/out/retrain"
+    # the retraining starts from the weights it is given (the original run's initial weights by
+    # default), not from nothing: a frozen stem and FrozenBN of a random R-50 would never learn
+    assert joint.MODEL.WEIGHTS == "R-50.pkl" and joint.OUTPUT_DIR == "/out/retrain"
     cfg.WSDET.DATALOADER.WEAK_IMS_PER_BATCH = 0
-    assert retrain_config(cfg, "weak", "pseudo", "rest", "/out").DATASETS.TRAIN == ("strong", "pseudo")
+    assert retrain_config(cfg, "weak", "pseudo", "rest", "/out", "").DATASETS.TRAIN == ("strong", "pseudo")

@@ -59,7 +59,6 @@ def test_select_moi(variant, target, by_prob, by_logit):
         (("most_anything", MALIGNANT, 2, "prob"), "WSDET.MIL.MOI"),
         (("most_malignant", MALIGNANT, 2, "logits"), "WSDET.MIL.SELECT_ON"),
         (("most_malignant", 2, 2, "prob"), "WSDET.MIL.MALIGNANT_CLASS"),
-        (("most_malignant", 0, 1, "prob"), "NUM_CLASSES"),
     ],
 )
 def test_moi_selector_is_validated_when_built(options, message):

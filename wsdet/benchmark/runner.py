@@ -107,10 +107,11 @@ class BenchmarkRunner:
         if method.self_train_fraction is None:
             model_dir = out
             self._tool("train_net.py", [*base, *train_opts], os.path.join(out, "train.log"))
-        else:  # pseudo-label the weak set with the init_from model, then retrain from scratch
+        else:  # pseudo-label the weak set with the init_from model, then retrain
             model_dir = os.path.join(out, "retrain")
-            self._tool("self_train.py", [*base, "--fraction", str(method.self_train_fraction), "--output-dir",
-                                         out, "--retrain", *train_opts], os.path.join(out, "train.log"))
+            self_train = ["--fraction", str(method.self_train_fraction), "--output-dir", out, "--retrain",
+                          "--retrain-init", method.self_train_init]
+            self._tool("self_train.py", [*base, *self_train, *train_opts], os.path.join(out, "train.log"))
         train_seconds = time.perf_counter() - start
         val = _read_results(model_dir, method.val_dataset) if method.heatmaps else {}
         threshold = val.get("heatmap", {}).get("pixel_threshold_chosen_here")

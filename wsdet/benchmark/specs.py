@@ -38,6 +38,7 @@ class MethodRun:
     scaled_keys: Tuple[Tuple[str, float], ...] = ()
     heatmaps: bool = False  # outputs heatmaps: their pixel threshold is chosen on the validation set
     self_train_fraction: Optional[float] = None  # self-training: fraction of weak images pseudo-labelled
+    self_train_init: str = "config"  # what the retraining starts from (tools/self_train.py --retrain-init)
 
     @property
     def val_dataset(self) -> str:
@@ -111,7 +112,7 @@ def _bus_study() -> Tuple[MethodRun, ...]:
     runs.append(_bus("joint, static alpha 0.3", "bus_joint", "WSDET.MIL.ALPHA.SCHEDULE", "static"))
     runs.append(_bus("joint, alpha up to 1 (official)", "bus_joint", "WSDET.MIL.ALPHA.VALUE", "1.0"))
     runs.append(
-        _bus("joint, alternating mini-batches", "bus_joint", "WSDET.DATALOADER.MODE", "alternating",
+        _bus("joint, alternating mini-batches", "bus_joint", "WSDET.DATALOADER.MODE", "alternating_batches",
              "SOLVER.IMS_PER_BATCH", "2", "WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "2",
              "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2")
     )

@@ -15,6 +15,8 @@ from .samplers import StrongWeakBatchSampler
 
 logger = logging.getLogger(__name__)
 
+# The batches of each WSDET.DATALOADER.MODE ("alternating" splits combined batches into two steps).
+SAMPLER_MODES = {"combined": "combined", "alternating": "combined", "alternating_batches": "alternating_batches"}
 # What an unreadable training image does (cfg.WSDET.DATALOADER.ON_IMAGE_ERROR).
 ON_IMAGE_ERROR = ("fail", "skip")
 
@@ -147,6 +149,8 @@ def build_wsdet_train_loader(
     ``ON_IMAGE_ERROR = "skip"`` the loader is a :class:`SkipReportingLoader`; ``VERIFY_IMAGES`` reads
     every image before the loader is returned. ``start_iter``: the first iteration's batches.
     """
+    if mapper is None:  # built first: it checks the image reading options before any file is read
+        mapper = WSDetDatasetMapper(cfg, is_train=True)
     names = list(cfg.DATASETS.TRAIN)
     strong, weak = load_strong_and_weak(names)
     classes = MetadataCatalog.get(names[0]).thing_classes
@@ -156,6 +160,8 @@ def build_wsdet_train_loader(
             f"datasets have {len(classes)} categories {classes}"
         )
     loader_cfg = cfg.WSDET.DATALOADER
+    if loader_cfg.MODE not in SAMPLER_MODES:
+        raise ValueError(f"WSDET.DATALOADER.MODE must be one of {tuple(SAMPLER_MODES)}, got {loader_cfg.MODE!r}")
     if loader_cfg.ON_IMAGE_ERROR not in ON_IMAGE_ERROR:
         raise ValueError(
             f"WSDET.DATALOADER.ON_IMAGE_ERROR must be one of {ON_IMAGE_ERROR}, "
@@ -172,8 +178,6 @@ def build_wsdet_train_loader(
             f"{len(strong)} strong images are in cfg.DATASETS.TRAIN but "
             "cfg.WSDET.DATALOADER.STRONG_IMS_PER_BATCH is 0: set it > 0 or drop the strong datasets"
         )
-    if mapper is None:
-        mapper = WSDetDatasetMapper(cfg, is_train=True)
     if loader_cfg.VERIFY_IMAGES:
         strong, weak = _drop_unreadable(strong, weak, mapper, skip)
     logger.info(
@@ -185,7 +189,7 @@ def build_wsdet_train_loader(
         len(weak),
         loader_cfg.STRONG_IMS_PER_BATCH,
         loader_cfg.WEAK_IMS_PER_BATCH,
-        mode=loader_cfg.MODE,
+        mode=SAMPLER_MODES[loader_cfg.MODE],
         seed=cfg.SEED if cfg.SEED >= 0 else None,
         start_iter=start_iter,
     )

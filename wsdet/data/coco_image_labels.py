@@ -1,15 +1,18 @@
 """Load COCO JSON whose images carry image-level labels (``pos_category_ids``) into dataset dicts.
 
 Detectron2's ``load_coco_json`` drops per-image fields, so image-level labels need a loader of their own.
-Every problem found in the file is collected and reported at once, naming the file and the image.
+The types of the file are checked first (:mod:`.coco_schema`), then what it means; every problem found is
+collected and reported at once, naming the file and the image.
 """
 import json
 import logging
 import os
 from collections import Counter
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from detectron2.structures import BoxMode
+
+from .coco_schema import check_types
 
 logger = logging.getLogger(__name__)
 
@@ -37,19 +40,24 @@ def infer_supervision(coco: Dict[str, Any]) -> str:
 
 
 def _category_mapping(categories: List[Dict[str, Any]], problems: List[str]) -> Dict[int, int]:
-    ids = [c.get("id") for c in categories]
+    ids = [c["id"] for c in categories]
     for cid, n in Counter(ids).items():
         if n > 1:
             problems.append(f"category id {cid} is listed {n} times")
+    names: Dict[str, List[int]] = {}
+    for c in categories:
+        name = c.get("name", str(c["id"]))
+        if isinstance(name, str):  # else reported by check_types
+            names.setdefault(name.strip(), []).append(c["id"])
+    for name, name_ids in names.items():
+        if len(name_ids) > 1:
+            problems.append(f"category name {name!r} is used by categories {sorted(name_ids)}")
     if not categories:
         problems.append("the file has no 'categories'")
-    return {cid: i for i, cid in enumerate(sorted(set(i for i in ids if isinstance(i, int))))}
+    return {cid: i for i, cid in enumerate(sorted(set(ids)))}
 
 
-def _resolve_file(image_root: str, file_name: Any, where: str, problems: List[str]) -> Optional[str]:
-    if not isinstance(file_name, str) or not file_name:
-        problems.append(f"{where}: missing 'file_name'")
-        return None
+def _resolve_file(image_root: str, file_name: str, where: str, problems: List[str]) -> Optional[str]:
     root = os.path.realpath(image_root)
     path = os.path.realpath(os.path.join(root, file_name))
     if os.path.commonpath([root, path]) != root:
@@ -61,32 +69,51 @@ def _resolve_file(image_root: str, file_name: Any, where: str, problems: List[st
     return path
 
 
-def _check_box(bbox: Any, width: int, height: int, where: str, problems: List[str]) -> bool:
-    if not (isinstance(bbox, (list, tuple)) and len(bbox) == 4):
-        problems.append(f"{where}: bbox must be [x, y, w, h], got {bbox!r}")
-        return False
-    x, y, w, h = (float(v) for v in bbox)
+def _check_box(bbox: List[float], width: int, height: int, where: str, problems: List[str]) -> bool:
+    x, y, w, h = bbox
     if w <= 0 or h <= 0:
-        problems.append(f"{where}: bbox {list(bbox)} has non-positive size")
+        problems.append(f"{where}: bbox {bbox} has non-positive size")
         return False
     tol = BOX_TOLERANCE_PX
     if x < -tol or y < -tol or x + w > width + tol or y + h > height + tol:
-        problems.append(f"{where}: bbox {list(bbox)} lies outside the {width}x{height} image")
+        problems.append(f"{where}: bbox {bbox} lies outside the {width}x{height} image")
         return False
     return True
 
 
 def _label_list(
-    ids: Any, mapping: Dict[int, int], key: str, where: str, problems: List[str]
+    ids: List[int], mapping: Dict[int, int], key: str, where: str, problems: List[str]
 ) -> Optional[List[int]]:
-    if not isinstance(ids, list):
-        problems.append(f"{where}: '{key}' must be a list of category ids, got {ids!r}")
-        return None
     unknown = [i for i in ids if i not in mapping]
     if unknown:
         problems.append(f"{where}: '{key}' has unknown category id(s) {unknown}")
         return None
     return sorted({mapping[i] for i in ids})
+
+
+def _labelling(record: Dict[str, Any]) -> Tuple:
+    """What a record says about its image: labels and boxes."""
+    boxes = sorted((a["category_id"], tuple(a["bbox"]), a["iscrowd"]) for a in record.get("annotations", []))
+    return tuple(record["image_labels"]), tuple(record["neg_image_labels"]), tuple(boxes)
+
+
+def _check_files_listed_once(records: List[Dict[str, Any]], problems: List[str]) -> None:
+    """A file listed by several images must say the same about it each time (then it is only warned about)."""
+    by_file: Dict[str, List[Dict[str, Any]]] = {}
+    for record in records:
+        if record["file_name"] is None:  # not found: reported already
+            continue
+        by_file.setdefault(os.path.normcase(os.path.normpath(record["file_name"])), []).append(record)
+    for path, group in by_file.items():
+        if len(group) == 1:
+            continue
+        ids = ", ".join(str(r["image_id"]) for r in group)
+        if len({_labelling(r) for r in group}) > 1:
+            problems.append(
+                f"{path} is listed by images {ids} with different labels or boxes; list each file once"
+            )
+        else:
+            logger.warning(f"{path} is listed by images {ids}: it is used {len(group)} times as often")
 
 
 def load_wsdet_coco_json(
@@ -121,25 +148,24 @@ def load_wsdet_coco_json(
     if supervision not in SUPERVISIONS:
         raise ValueError(f"supervision must be one of {SUPERVISIONS}, got {supervision!r}")
 
-    problems: List[str] = []
-    categories = coco.get("categories", [])
+    typed = check_types(coco)
+    problems = list(typed.problems)
+    categories = typed.categories
     mapping = _category_mapping(categories, problems)
-    has_boxes = "annotations" in coco and bool(coco["annotations"]) or supervision == "strong"
+    has_boxes = bool(coco.get("annotations")) or supervision == "strong"
 
-    images = coco["images"]
-    for img_id, n in Counter(img.get("id") for img in images).items():
+    images = typed.images
+    for img_id, n in Counter(img["id"] for img in images).items():
         if n > 1:
             problems.append(f"image id {img_id} is used by {n} images")
-    images_by_id = {img.get("id"): img for img in images}
 
-    anns_by_image: Dict[Any, List[Dict[str, Any]]] = {}
-    ann_ids = Counter()
-    for ann in coco.get("annotations", []):
-        ann_ids[ann.get("id")] += 1
-        if ann.get("image_id") not in images_by_id:
-            problems.append(f"annotation {ann.get('id')}: unknown image_id {ann.get('image_id')}")
-            continue
-        anns_by_image.setdefault(ann["image_id"], []).append(ann)
+    anns_by_image: Dict[int, List[Dict[str, Any]]] = {img_id: [] for img_id in typed.image_ids}
+    ann_ids = Counter(ann["id"] for ann in typed.annotations if "id" in ann)
+    for ann in typed.annotations:
+        if ann["image_id"] in anns_by_image:
+            anns_by_image[ann["image_id"]].append(ann)
+        else:
+            problems.append(f"annotation {ann.get('id')}: unknown image_id {ann['image_id']}")
     for ann_id, n in ann_ids.items():
         if n > 1:
             problems.append(f"annotation id {ann_id} is used {n} times")
@@ -147,15 +173,12 @@ def load_wsdet_coco_json(
     dataset_dicts = []
     num_crowd = 0
     for img in images:
-        where = f"image {img.get('id')} ({img.get('file_name')})"
-        width, height = img.get("width"), img.get("height")
-        if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-            problems.append(f"{where}: 'width'/'height' must be positive integers")
-            continue
+        where = f"image {img['id']} ({img['file_name']})"
+        width, height = img["width"], img["height"]
         path = (
-            _resolve_file(image_root, img.get("file_name"), where, problems)
+            _resolve_file(image_root, img["file_name"], where, problems)
             if check_files
-            else os.path.join(image_root, img.get("file_name", ""))
+            else os.path.join(image_root, img["file_name"])
         )
         record: Dict[str, Any] = {
             "file_name": path,
@@ -165,33 +188,31 @@ def load_wsdet_coco_json(
             "supervision": supervision,
         }
         annotations = []
-        image_anns = anns_by_image.get(img["id"], [])
+        image_anns = anns_by_image[img["id"]]
         for ann in image_anns:
             ann_where = f"{where} annotation {ann.get('id')}"
-            if ann.get("category_id") not in mapping:
-                problems.append(f"{ann_where}: unknown category_id {ann.get('category_id')}")
+            if ann["category_id"] not in mapping:
+                problems.append(f"{ann_where}: unknown category_id {ann['category_id']}")
                 continue
-            if not _check_box(ann.get("bbox"), width, height, ann_where, problems):
+            if not _check_box(ann["bbox"], width, height, ann_where, problems):
                 continue
             obj = {
                 "bbox": [float(v) for v in ann["bbox"]],
                 "bbox_mode": BoxMode.XYWH_ABS,
                 "category_id": mapping[ann["category_id"]],
-                "iscrowd": int(ann.get("iscrowd", 0)),
+                "iscrowd": ann.get("iscrowd", 0),
             }
             num_crowd += obj["iscrowd"]
             if ann.get("segmentation"):
                 obj["segmentation"] = ann["segmentation"]
             annotations.append(obj)
-        box_labels = sorted(
-            {mapping[a["category_id"]] for a in image_anns if a.get("category_id") in mapping}
-        )
+        box_labels = sorted({mapping[a["category_id"]] for a in image_anns if a["category_id"] in mapping})
 
         if "pos_category_ids" in img:
             labels = _label_list(img["pos_category_ids"], mapping, "pos_category_ids", where, problems)
             if labels is None:
                 continue
-            if has_boxes and labels != box_labels:
+            if has_boxes and labels != box_labels and img["id"] not in typed.incomplete_image_ids:
                 problems.append(
                     f"{where}: pos_category_ids {img['pos_category_ids']} contradict the boxes' "
                     f"categories {sorted({a['category_id'] for a in image_anns})}"
@@ -217,6 +238,7 @@ def load_wsdet_coco_json(
         if has_boxes:
             record["annotations"] = annotations
         dataset_dicts.append(record)
+    _check_files_listed_once(dataset_dicts, problems)
 
     if problems:
         raise DatasetFormatError(json_file, problems)

@@ -1,15 +1,16 @@
 """Map wsdet dataset dicts to model inputs: image, multi-hot image labels, and boxes for strong images."""
 import copy
+import dataclasses
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 import torch
 from detectron2.config import configurable
 from detectron2.data import DatasetMapper
-from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 
-from .image_io import read_image
+from .augmentations import build_training_augmentations
+from .image_io import ImageReadError, ImageReadOptions, read_image
 
 
 def image_labels_to_multi_hot(labels: Sequence[int], num_classes: int) -> torch.Tensor:
@@ -18,6 +19,18 @@ def image_labels_to_multi_hot(labels: Sequence[int], num_classes: int) -> torch.
     if len(labels):
         multi_hot[torch.as_tensor(list(labels), dtype=torch.long)] = 1.0
     return multi_hot
+
+
+def _check_size(dataset_dict: Dict[str, Any], image: np.ndarray) -> None:
+    """The image must have the size its dataset dict gives (boxes and evaluation rely on it)."""
+    found = (image.shape[1], image.shape[0])
+    expected = (dataset_dict.setdefault("width", found[0]), dataset_dict.setdefault("height", found[1]))
+    if found != expected:
+        raise ImageReadError(
+            dataset_dict["file_name"],
+            f"Mismatched image shape: the dataset gives {expected[0]}x{expected[1]} (width x height), "
+            f"the file is {found[0]}x{found[1]}",
+        )
 
 
 class WSDetDatasetMapper(DatasetMapper):
@@ -34,42 +47,45 @@ class WSDetDatasetMapper(DatasetMapper):
         is_train: bool,
         *,
         num_classes: int,
-        dicom_frame: int = 0,
-        dicom_window: Optional[Sequence[float]] = None,
+        read_options: ImageReadOptions = ImageReadOptions(),
+        weak_augmentations: Optional[Sequence[T.Augmentation]] = None,
         **kwargs,
     ):
         """
         Args:
             num_classes: number of lesion classes K (length of the multi-hot ``image_labels``).
-            dicom_frame: frame read from multi-frame DICOM files.
-            dicom_window: (center, width) window for DICOM files, None = the file's own VOI LUT.
+            read_options: DICOM frame and window, pixel limit.
+            weak_augmentations: augmentations of image-labelled images in training (default: the
+                ``augmentations`` of the box-annotated ones).
             kwargs: arguments of :class:`detectron2.data.DatasetMapper`.
         """
         super().__init__(is_train, **kwargs)
         self.num_classes = num_classes
-        self.dicom_frame = dicom_frame
-        self.dicom_window = tuple(dicom_window) if dicom_window else None
+        self.read_options = read_options
+        self.weak_augmentations = (
+            T.AugmentationList(list(weak_augmentations)) if weak_augmentations is not None else self.augmentations
+        )
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True) -> Dict[str, Any]:
         ret = super().from_config(cfg, is_train)
         ret["num_classes"] = cfg.MODEL.ROI_HEADS.NUM_CLASSES
-        ret["dicom_frame"] = cfg.WSDET.DICOM.FRAME
-        ret["dicom_window"] = list(cfg.WSDET.DICOM.WINDOW)
+        ret["read_options"] = ImageReadOptions.from_config(cfg)
+        if is_train:
+            ret["augmentations"], ret["weak_augmentations"] = build_training_augmentations(cfg, ret["augmentations"])
         return ret
 
     def __call__(self, dataset_dict: Dict[str, Any]) -> Dict[str, Any]:
+        """Raises :class:`ImageReadError` for an unreadable image or one whose size is not the dataset's."""
         dataset_dict = copy.deepcopy(dataset_dict)
         image = read_image(
-            dataset_dict["file_name"],
-            format=self.image_format,
-            dicom_frame=self.dicom_frame,
-            dicom_window=self.dicom_window,
+            dataset_dict["file_name"], format=self.image_format, **dataclasses.asdict(self.read_options)
         )
-        utils.check_image_size(dataset_dict, image)
+        _check_size(dataset_dict, image)
 
         aug_input = T.AugInput(image)
-        transforms = self.augmentations(aug_input)
+        weak = dataset_dict.get("supervision") == "weak"
+        transforms = (self.weak_augmentations if self.is_train and weak else self.augmentations)(aug_input)
         image = aug_input.image
         image_shape = image.shape[:2]
         dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))

@@ -11,7 +11,7 @@ import numpy as np
 from detectron2.utils import comm
 from torch.utils.data import Sampler
 
-MODES = ("combined", "alternating")
+MODES = ("combined", "alternating_batches")
 
 
 class _IndexStream:
@@ -46,7 +46,7 @@ class StrongWeakBatchSampler(Sampler):
 
     - "combined": every step holds ``strong_per_step`` strong and ``weak_per_step`` weak images
       (summed over processes).
-    - "alternating": even steps hold ``strong_per_step`` strong images, odd steps ``weak_per_step`` weak
+    - "alternating_batches": even steps hold ``strong_per_step`` strong images, odd steps ``weak_per_step`` weak
       images (a pool whose per-step count is 0 is skipped, so every step is of the other kind).
     """
 
@@ -64,7 +64,7 @@ class StrongWeakBatchSampler(Sampler):
         world_size: Optional[int] = None,
     ):
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES} (WSDET.DATALOADER.MODE), got {mode!r}")
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.rank = comm.get_rank() if rank is None else rank
         self.world_size = comm.get_world_size() if world_size is None else world_size
         for what, per_step, pool in (

@@ -2,7 +2,13 @@
 from types import ModuleType as _ModuleType
 
 from .best_checkpoint import BestValidationCheckpointer, add_best_checkpointer
-from .checkpoint import UnsafeCheckpointError, WSDetCheckpointer
+from .checkpoint import (
+    CorruptCheckpointError,
+    UnsafeCheckpointError,
+    UntrainedModelError,
+    WSDetCheckpointer,
+    load_weights_to_evaluate,
+)
 from .config_checks import ConfigError, check_config
 from .distributed import broadcast_buffers, create_ddp_model
 from .loss_checks import add_loss_check, check_losses

@@ -145,17 +145,18 @@ def collect_predictions(model: torch.nn.Module, data_loader) -> Dict[Any, Dict[s
 
 
 def retrain_config(
-    cfg: CfgNode, weak_name: str, pseudo_name: str, remaining_name: str, output_dir: str
+    cfg: CfgNode, weak_name: str, pseudo_name: str, remaining_name: str, output_dir: str, weights: str
 ) -> CfgNode:
-    """``cfg`` retraining from scratch on its strong datasets + the pseudo-labelled images (+ the
-    remaining weak images when the config trains on weak images), into ``<output_dir>/retrain``."""
+    """``cfg`` retraining from ``weights`` (the original run's initial weights, the pseudo-labelling
+    model, or "" for a random initialization) on its strong datasets + the pseudo-labelled images
+    (+ the remaining weak images when the config trains on weak images), into ``<output_dir>/retrain``."""
     train = [n for n in cfg.DATASETS.TRAIN if n != weak_name] + [pseudo_name]
     if cfg.WSDET.DATALOADER.WEAK_IMS_PER_BATCH:
         train.append(remaining_name)
     cfg = cfg.clone()
     cfg.defrost()
     cfg.DATASETS.TRAIN = tuple(train)
-    cfg.MODEL.WEIGHTS = ""
+    cfg.MODEL.WEIGHTS = weights
     cfg.OUTPUT_DIR = os.path.join(output_dir, "retrain")
     cfg.freeze()
     return cfg

@@ -7,13 +7,17 @@ from typing import List, Optional
 import torch
 from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog, build_detection_test_loader
-from detectron2.engine import AMPTrainer, DefaultTrainer, HookBase, SimpleTrainer, TrainerBase
+from detectron2.engine import AMPTrainer, DefaultTrainer, HookBase, SimpleTrainer, TrainerBase, hooks
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluator, DatasetEvaluators
+from detectron2.solver import get_default_optimizer_params
+from detectron2.solver.build import maybe_add_gradient_clipping
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from ..data import WSDetDatasetMapper, build_wsdet_train_loader
 from ..evaluation import EvalSettings, LocalizationEvaluator, save_results_json
+from ..modeling import class_weights_from_counts
+from .alternating import AlternatingStepTrainer
 from .best_checkpoint import add_best_checkpointer
 from .checkpoint import WSDetCheckpointer
 from .config_checks import check_config
@@ -22,6 +26,19 @@ from .hooks import IterationSeeder, SkippedImagesReport
 from .loss_checks import add_loss_check
 
 logger = logging.getLogger(__name__)
+
+
+def set_mil_class_weights_from_data(cfg: CfgNode, model: torch.nn.Module) -> None:
+    """``WSDET.MIL.CLASS_WEIGHTS "auto"``: the MIL class weights from the weak training images."""
+    weak = [d for name in cfg.DATASETS.TRAIN for d in DatasetCatalog.get(name) if d["supervision"] == "weak"]
+    counts = [0] * cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    for d in weak:
+        for c in d["image_labels"]:
+            counts[c] += 1
+    weights = class_weights_from_counts(counts)
+    model.roi_heads.set_mil_class_weights(weights)
+    logger.info("MIL class weights from %d weak images (lesion counts %s): %s", len(weak), counts,
+                [round(w, 4) for w in weights])
 
 
 def eval_settings_from_config(cfg: CfgNode) -> EvalSettings:
@@ -62,12 +79,20 @@ class WSDetTrainer(DefaultTrainer):
         cfg = self.auto_scale_workers(cfg, comm.get_world_size())
 
         model = self.build_model(cfg)
+        if cfg.WSDET.MIL.CLASS_WEIGHTS == "auto":
+            set_mil_class_weights_from_data(cfg, model)
         optimizer = self.build_optimizer(cfg, model)
         data_loader = self.build_train_loader(cfg)
         self._configured_lrs = [group["lr"] for group in optimizer.param_groups]
         model = create_ddp_model(model, broadcast_buffers=False)
         add_loss_check(model, cfg.WSDET.SOLVER.MAX_LOSS)
-        self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
+        self.weak_optimizer = self.weak_scheduler = None
+        if cfg.WSDET.DATALOADER.MODE == "alternating":
+            self.weak_optimizer = self.build_optimizer(cfg, model)
+            self.weak_scheduler = self.build_lr_scheduler(cfg, self.weak_optimizer)
+            self._trainer = AlternatingStepTrainer(model, data_loader, optimizer, self.weak_optimizer)
+        else:
+            self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
         self.checkpointer = WSDetCheckpointer(
             model,
@@ -75,6 +100,9 @@ class WSDetTrainer(DefaultTrainer):
             allow_unsafe=cfg.WSDET.ALLOW_UNSAFE_CHECKPOINTS,
             trainer=weakref.proxy(self),
         )
+        if self.weak_optimizer is not None:
+            self.checkpointer.add_checkpointable("weak_optimizer", self.weak_optimizer)
+            self.checkpointer.add_checkpointable("weak_scheduler", self.weak_scheduler)
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
@@ -100,8 +128,7 @@ class WSDetTrainer(DefaultTrainer):
 
     def _use_configured_lrs(self) -> None:
         """Base LRs of the config, not of the loaded optimizer/scheduler state (which resuming restores)."""
-        optimizer = self.optimizer
-        loaded = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+        loaded = [group.get("initial_lr", group["lr"]) for group in self.optimizer.param_groups]
         if loaded == self._configured_lrs:
             return
         logger.warning(
@@ -109,15 +136,42 @@ class WSDetTrainer(DefaultTrainer):
             self._configured_lrs[0],
             loaded[0],
         )
-        for group, old, new in zip(optimizer.param_groups, loaded, self._configured_lrs):
-            group["lr"] = group["lr"] * new / old if old else new  # same schedule multiplier
-            group["initial_lr"] = new
-        self.scheduler.base_lrs = list(self._configured_lrs)
+        pairs = [(self.optimizer, self.scheduler), (self.weak_optimizer, self.weak_scheduler)]
+        for optimizer, scheduler in pairs[: 2 if self.weak_optimizer is not None else 1]:
+            for group, new in zip(optimizer.param_groups, self._configured_lrs):
+                old = group.get("initial_lr", group["lr"])
+                group["lr"] = group["lr"] * new / old if old else new  # same schedule multiplier
+                group["initial_lr"] = new
+            scheduler.base_lrs = list(self._configured_lrs)
 
     def build_hooks(self) -> List[Optional[HookBase]]:
-        """DefaultTrainer's hooks, after the per-step seeding (``SEED >= 0``), then the skip report."""
+        """DefaultTrainer's hooks, after the per-step seeding (``SEED >= 0``), then the LR schedule of
+        the second optimizer (``WSDET.DATALOADER.MODE "alternating"``) and the skip report."""
         seeder = [IterationSeeder(self.cfg.SEED)] if self.cfg.SEED >= 0 else []
-        return seeder + add_best_checkpointer(self, super().build_hooks()) + [SkippedImagesReport()]
+        weak_lr = []
+        if self.weak_optimizer is not None:
+            weak_lr = [hooks.LRScheduler(optimizer=self.weak_optimizer, scheduler=self.weak_scheduler)]
+        return seeder + add_best_checkpointer(self, super().build_hooks()) + weak_lr + [SkippedImagesReport()]
+
+    @classmethod
+    def build_optimizer(cls, cfg: CfgNode, model: torch.nn.Module) -> torch.optim.Optimizer:
+        """Detectron2's SGD, or Adam (``WSDET.SOLVER.OPTIMIZER``) with the same parameter groups."""
+        name = cfg.WSDET.SOLVER.OPTIMIZER
+        if name == "SGD":
+            return super().build_optimizer(cfg, model)
+        if name != "Adam":
+            raise ValueError(f"WSDET.SOLVER.OPTIMIZER must be 'SGD' or 'Adam', got {name!r}")
+        params = get_default_optimizer_params(
+            model,
+            base_lr=cfg.SOLVER.BASE_LR,
+            weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
+            bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR,
+            weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
+        )
+        adam = torch.optim.Adam(
+            params, lr=cfg.SOLVER.BASE_LR, eps=cfg.WSDET.SOLVER.ADAM_EPSILON, weight_decay=cfg.SOLVER.WEIGHT_DECAY
+        )
+        return maybe_add_gradient_clipping(cfg, adam)
 
     @classmethod
     def build_train_loader(cls, cfg: CfgNode, start_iter: int = 0):

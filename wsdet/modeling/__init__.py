@@ -2,7 +2,14 @@
 from types import ModuleType as _ModuleType
 
 from . import cam  # noqa: F401  (registers the CAM meta-architectures, heads and pooling operators)
-from .mil_loss import MOI_VARIANTS, MoISelector, image_label_targets, mil_loss, stack_image_labels
+from .mil_loss import (
+    MOI_VARIANTS,
+    MoISelector,
+    class_weights_from_counts,
+    image_label_targets,
+    mil_loss,
+    stack_image_labels,
+)
 from .mil_rcnn import WSDetMILRCNN
 from .mil_roi_heads import MILRes5ROIHeads, MILROIHeads, MILROIHeadsMixin
 from .mil_rpn import MILRPN

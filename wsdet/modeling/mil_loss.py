@@ -19,6 +19,7 @@ __all__ = [
     "stack_image_labels",
     "image_label_targets",
     "mil_loss",
+    "class_weights_from_counts",
 ]
 
 MOI_VARIANTS = ("most_malignant", "most_benign", "most_discriminative", "most_abnormal")
@@ -91,10 +92,6 @@ class MoISelector:
             raise ValueError(f"Unknown MoI variant {self.variant!r} (WSDET.MIL.MOI); expected one of {MOI_VARIANTS}.")
         if self.select_on not in ("prob", "logit"):
             raise ValueError(f"WSDET.MIL.SELECT_ON must be 'prob' or 'logit', got {self.select_on!r}.")
-        if self.num_classes < 2:
-            raise ValueError(
-                f"The MIL loss needs at least 2 lesion classes (MODEL.ROI_HEADS.NUM_CLASSES), got {self.num_classes}."
-            )
         if not 0 <= self.malignant_class < self.num_classes:
             raise ValueError(
                 f"WSDET.MIL.MALIGNANT_CLASS must be a contiguous lesion class id in [0, {self.num_classes}), "
@@ -207,3 +204,12 @@ def mil_loss(
     is_normal = targets == num_outputs - 1
     terms = torch.where(is_normal, normal_term, lesion_term) * class_weights.float()[targets]
     return torch.where(valid.any(dim=1), terms, torch.zeros_like(terms)).mean()
+
+
+def class_weights_from_counts(counts: List[int]) -> List[float]:
+    """MIL CE weight of each lesion class from its number of weak images: 1 - its share, so that with
+    two classes each is weighted by the other's share (the official code's inverse-frequency weights)."""
+    total = sum(counts)
+    if total == 0 or any(c < 0 for c in counts):
+        raise ValueError(f"class counts must be >= 0 with at least one image, got {counts}")
+    return [1.0 - c / total for c in counts]

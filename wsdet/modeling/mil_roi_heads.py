@@ -64,13 +64,23 @@ class MILROIHeadsMixin:
             raise ValueError(f"{cls.__name__} supports boxes only (MODEL.MASK_ON/KEYPOINT_ON off).")
         mil = cfg.WSDET.MIL
         num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
-        lesion_weights = list(mil.CLASS_WEIGHTS) or [1.0] * num_classes
+        # "auto" weights depend on the training data: the trainer sets them (set_mil_class_weights)
+        given = mil.CLASS_WEIGHTS if isinstance(mil.CLASS_WEIGHTS, (list, tuple)) else None
+        if mil.CLASS_WEIGHTS not in (None, "auto") and given is None:
+            raise ValueError(f"WSDET.MIL.CLASS_WEIGHTS must be a list, None or 'auto', got {mil.CLASS_WEIGHTS!r}")
+        lesion_weights = [float(w) for w in given] if given else [1.0] * num_classes
         ret.update(
             moi_selector=MoISelector(mil.MOI, mil.MALIGNANT_CLASS, num_classes, mil.SELECT_ON),
             mil_class_weights=lesion_weights + [mil.NORMAL_WEIGHT],
             normal_regions=mil.NORMAL_REGIONS,
         )
         return ret
+
+    def set_mil_class_weights(self, lesion_weights: List[float]) -> None:
+        """Set the CE weights of weak lesion images, one per lesion class (the normal weight is kept)."""
+        if len(lesion_weights) != self.num_classes:
+            raise ValueError(f"Expected {self.num_classes} MIL class weights, got {lesion_weights}.")
+        self.mil_class_weights[: self.num_classes] = torch.as_tensor(lesion_weights, dtype=torch.float32)
 
     def _box_predictions(
         self, features: Dict[str, torch.Tensor], proposals: List[Instances]

@@ -1,7 +1,8 @@
 """BUSI (Al-Dhabyani et al. 2020, "Dataset_BUSI_with_GT") -> wsdet COCO.
 
 Layout: ``<root>/{benign,malignant,normal}/<class> (<n>).png`` with masks ``<class> (<n>)_mask.png`` and,
-for images with several lesions, ``<class> (<n>)_mask_<k>.png``. ``file_name`` is relative to ``root``.
+for images with several lesions, ``<class> (<n>)_mask_<k>.png``. Any ``<image>_mask<anything>.png`` is
+taken as a mask of ``<image>.png``, never as an image. ``file_name`` is relative to ``root``.
 """
 import os
 import re
@@ -13,7 +14,7 @@ from .report import ConversionError, ConversionReport
 
 BUSI_CATEGORIES = ("benign", "malignant")
 BUSI_FOLDERS = ("benign", "malignant", "normal")
-_MASK = re.compile(r"^(?P<stem>.+)_mask(?:_(?P<k>\d+))?\.png$", re.IGNORECASE)
+_MASK = re.compile(r"^(?P<stem>.+?)_mask(?P<suffix>.*)\.png$", re.IGNORECASE)
 
 
 def natural_key(name: str) -> List:
@@ -24,14 +25,14 @@ def natural_key(name: str) -> List:
 def _scan_folder(root: str, folder: str, report: ConversionReport) -> Dict[str, List[str]]:
     """{image file: its mask files (``_mask`` first, then ``_mask_1``, ...)} for one class folder."""
     images: Dict[str, str] = {}  # stem -> image file name
-    masks: Dict[str, List[Tuple[int, str]]] = {}
+    masks: Dict[str, List[Tuple[List, str]]] = {}  # stem -> (sort key, mask file name)
     for name in sorted(os.listdir(os.path.join(root, folder)), key=natural_key):
         path = os.path.join(root, folder, name)
         match = _MASK.match(name)
         if not name.lower().endswith(".png") or not os.path.isfile(path):
             report.skip("not a PNG file", path)
         elif match:
-            masks.setdefault(match["stem"], []).append((int(match["k"] or -1), name))
+            masks.setdefault(match["stem"], []).append((natural_key(match["suffix"]), name))
         else:
             images[os.path.splitext(name)[0]] = name
     for stem in sorted(set(masks) - set(images), key=natural_key):

@@ -9,10 +9,12 @@ columns give the size *before* that resizing, so they are not the size of the fi
 relative to ``root``.
 """
 import csv
+import math
 import os
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from .coco_writer import CocoBuilder, Conversion, image_size
+from .coco_writer import CocoBuilder, Conversion
+from .images import check_image
 from .report import ConversionError, ConversionReport
 
 CXR14_CATEGORIES = (
@@ -95,7 +97,9 @@ def read_bbox_list(path: str, report: ConversionReport) -> List[Tuple[int, str, 
         try:
             box = [float(v) for v in cells[2:]]
         except ValueError:
-            report.error(f"{where}: box {cells[2:]} is not numeric")
+            box = [math.nan]
+        if not all(math.isfinite(v) for v in box):
+            report.error(f"{where}: box {cells[2:]} is not numeric (4 finite numbers)")
             continue
         if cid is None:
             report.error(f"{where}: unknown finding label {cells[1]!r}")
@@ -143,7 +147,7 @@ def _image_files(
         return {n: f"{IMAGE_DIR}/{n}" for n in names}, dict.fromkeys(names, (RELEASED_SIZE, RELEASED_SIZE))
     files = _locate_images(root, names, report)
     report.raise_if_errors()
-    sizes = {n: image_size(os.path.join(root, rel), report) for n, rel in files.items()}
+    sizes = {n: check_image(root, rel, report) for n, rel in files.items()}
     report.raise_if_errors()
     return files, sizes
 
@@ -202,7 +206,8 @@ def convert_chestxray14(
         root: the dataset folder; ``file_name`` entries are relative to it.
         data_entry_csv, bbox_csv: the CSV files (default: found in ``root``).
         split_list: a file with one image name per line restricting the weak file.
-        scan_images: find the PNGs anywhere under ``root`` and read their sizes from the files (slower);
+        scan_images: find the PNGs anywhere under ``root`` and decode each (a truncated or unreadable one
+            is an error) for its size (slower);
             otherwise ``file_name`` is ``images/<Image Index>`` and the size is the released 1024 x 1024.
         exclude_box_images: keep the boxed images out of the weak file (e.g. when they are the test set).
 
@@ -252,4 +257,5 @@ def convert_chestxray14(
     for index in weak_names:
         weak.add_image(image_ids[index], files[index], *sizes[index], entries[index])
     report.raise_if_errors()
-    return Conversion(strong=strong.to_dict(), weak=weak.to_dict(), report=report)
+    inputs = tuple(p for p in (data_entry_csv, bbox_csv, split_list) if p)
+    return Conversion(strong=strong.to_dict(), weak=weak.to_dict(), report=report, inputs=inputs)

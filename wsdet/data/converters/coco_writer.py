@@ -5,22 +5,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from PIL import Image
-
-from .report import ConversionReport
-
-# What Pillow raises on a missing, truncated or non-image file.
-IMAGE_READ_ERRORS = (OSError, SyntaxError, ValueError)
-
-
-def image_size(path: str, report: ConversionReport) -> Optional[Tuple[int, int]]:
-    """(width, height) from the file header; None (and an error recorded) if it cannot be read."""
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except IMAGE_READ_ERRORS as e:
-        report.error(f"{path}: cannot read the image ({e})")
-        return None
+from .report import ConversionError, ConversionReport
 
 
 class CocoBuilder:
@@ -89,11 +74,13 @@ class CocoBuilder:
 
 @dataclass
 class Conversion:
-    """A converted dataset: box-annotated (strong) and image-label-only (weak) COCO dicts."""
+    """A converted dataset: box-annotated (strong) and image-label-only (weak) COCO dicts, and the
+    files it was read from (label tables), which no output may overwrite."""
 
     strong: Dict[str, Any]
     weak: Dict[str, Any]
     report: ConversionReport
+    inputs: Tuple[str, ...] = ()
 
 
 def write_json(coco: Dict[str, Any], path: str) -> None:
@@ -113,11 +100,46 @@ def _describe(coco: Dict[str, Any]) -> str:
     return f"{len(coco['images'])} images ({', '.join(parts)}){boxes}"
 
 
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (through links, ``..`` or case on case-insensitive systems)."""
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def check_outputs(output_json: str, weak_output_json: Optional[str], inputs: Sequence[str]) -> None:
+    """Refuse outputs that are folders, one file under two names, or an input of the conversion.
+
+    Raises:
+        ConversionError: naming each clash.
+    """
+    outputs = {"strong output": output_json, "weak output": weak_output_json}
+    outputs = {kind: path for kind, path in outputs.items() if path}
+    problems = [f"the {kind} {path} is a folder" for kind, path in outputs.items() if os.path.isdir(path)]
+    if weak_output_json and _same_file(output_json, weak_output_json):
+        problems.append(
+            f"the strong output {output_json} and the weak output {weak_output_json} are the same file: "
+            "one would overwrite the other"
+        )
+    problems += [
+        f"the {kind} {path} is the input {source}: writing it would destroy the input"
+        for kind, path in outputs.items()
+        for source in inputs
+        if _same_file(path, source)
+    ]
+    if problems:
+        raise ConversionError(problems)
+
+
 def write_conversion(conversion: Conversion, output_json: str, weak_output_json: Optional[str]) -> None:
     """Write the strong file, and the weak file when a path is given; record the outcome in the report.
 
     Weak images with no ``weak_output_json`` to go to are reported as skipped, one by one.
+
+    Raises:
+        ConversionError: before anything is written, if the outputs clash (:func:`check_outputs`).
     """
+    check_outputs(output_json, weak_output_json, conversion.inputs)
     report = conversion.report
     write_json(conversion.strong, output_json)
     report.note(f"wrote {output_json}: {_describe(conversion.strong)}")

@@ -2,7 +2,9 @@
 import os
 from typing import Optional, Sequence
 
-from .coco_writer import IMAGE_READ_ERRORS, CocoBuilder, image_size
+from ..image_io import ImageReadError
+from .coco_writer import CocoBuilder
+from .images import check_image
 from .masks import mask_regions, read_mask
 from .report import ConversionReport
 
@@ -23,10 +25,11 @@ def add_mask_annotated_image(
 
     ``category_id`` None means a normal image: kept in the strong file with no box. A lesion image whose
     masks are missing or empty (after ``min_area``) has a label but no box: it goes to the weak file,
-    with a warning. A mask whose size differs from the image's is an error.
+    with a warning. An image or mask that cannot be read in full, an image outside ``root`` and a mask
+    whose size differs from the image's are errors.
     """
     image_path = os.path.join(root, image_file)
-    size = image_size(image_path, report)
+    size = check_image(root, image_file, report)
     if size is None:
         return
     regions, failed = [], False
@@ -34,8 +37,8 @@ def add_mask_annotated_image(
         mask_path = os.path.join(root, mask_file)
         try:
             mask = read_mask(mask_path)
-        except IMAGE_READ_ERRORS as e:
-            report.error(f"{mask_path}: cannot read the mask ({e})")
+        except ImageReadError as e:
+            report.error(f"{mask_path}: cannot read the mask ({e.reason})")
             failed = True
             continue
         if (mask.shape[1], mask.shape[0]) != size:

@@ -4,7 +4,8 @@ from typing import List, Tuple
 
 import cv2
 import numpy as np
-from PIL import Image
+
+from ..image_io import load_pil
 
 BOX_PER = ("mask", "component")
 
@@ -21,12 +22,13 @@ class MaskRegion:
 def read_mask(path: str) -> np.ndarray:
     """Read a mask image as a boolean array; lesion = pixels above half the mask's maximum value.
 
-    Works for 0/1 and 0/255 masks, grey, RGB(A), palette and 16-bit PNGs (alpha is ignored).
+    Works for 0/1 and 0/255 masks, grey, RGB(A), palette and 16-bit PNGs (alpha is ignored). Raises
+    :class:`ImageReadError` as the image reader does.
     """
-    with Image.open(path) as img:
-        if img.mode == "P":
-            img = img.convert("RGB")
-        arr = np.asarray(img)
+    img = load_pil(path)
+    if img.mode == "P":
+        img = img.convert("RGB")
+    arr = np.asarray(img)
     if arr.ndim == 3:
         arr = arr[..., :3].max(axis=-1) if arr.shape[-1] >= 3 else arr[..., 0]
     peak = arr.max()

@@ -1,4 +1,5 @@
 """Simulate a strong/weak set-up: turn a seeded, label-stratified fraction of box images into weak ones."""
+import dataclasses
 import math
 import random
 from collections import defaultdict
@@ -40,7 +41,7 @@ def split_weak(conversion: Conversion, fraction: float, seed: int) -> Conversion
         f"weak split (fraction {fraction}, seed {seed}): {len(moved)} of {len(strong['images'])} "
         "box-annotated images moved to the weak file, boxes dropped"
     )
-    return Conversion(strong=new_strong, weak=new_weak, report=conversion.report)
+    return dataclasses.replace(conversion, strong=new_strong, weak=new_weak)
 
 
 def keep_fraction(coco: Dict, fraction: float, seed: int) -> Dict:

@@ -151,4 +151,4 @@ def convert_udiat(
     for stem in sorted(set(masks) - set(images), key=natural_key):
         report.skip("mask without its image", os.path.join(root, "GT", masks[stem]))
     report.raise_if_errors()
-    return Conversion(strong=strong.to_dict(), weak=weak.to_dict(), report=report)
+    return Conversion(strong=strong.to_dict(), weak=weak.to_dict(), report=report, inputs=(labels_path,))

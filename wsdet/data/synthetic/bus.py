@@ -35,7 +35,7 @@ BUS_SPEC = SyntheticSpec(
     supervision={"strong_train": "strong", "weak_train": "weak", "val": "strong", "test": "strong"},
     categories=BUS_CATEGORIES,
     modality="US",
-    version=1,
+    version=2,
 )
 NORMAL_FRACTION = {"strong_train": 0.1, "weak_train": 1 / 3, "val": 0.25, "test": 0.25}
 MASS_DIAMETER = (0.11, 0.25)  # equivalent diameter, fraction of the image width

@@ -30,6 +30,8 @@ Render = Callable[[np.random.Generator, int, Any], Tuple[np.ndarray, List[Lesion
 IMAGE_DIR = "images"  # image_root = <root>/<dataset dir>/images; file_name = "<split>/0000.png"
 ANNOTATION_DIR = "annotations"  # split JSONs: <root>/<dataset dir>/annotations/<split>.json
 META_FILE = "meta.json"
+# the true boxes of a weak split, written beside it for analysis (e.g. of pseudo-labels), never trained on
+TRUTH_SUFFIX = "_truth.json"
 PROGRESS_MIN_IMAGES = 1000  # show a progress bar from this many images on
 _FLAG_HELP = {
     "size": "image side in pixels",
@@ -196,9 +198,8 @@ def _generate(
                         "pos_category_ids": sorted({cid for cid, _ in lesions}),
                     }
                 )
-                if spec.supervision[split] == "strong":
-                    for cid, mask in lesions:
-                        annotations.append(_annotation(len(annotations) + 1, image_id, cid, mask))
+                for cid, mask in lesions:
+                    annotations.append(_annotation(len(annotations) + 1, image_id, cid, mask))
                 bar.update()
             coco = {
                 "info": {"description": f"wsdet synthetic {spec.dirname} {split}", "version": spec.version},
@@ -206,6 +207,9 @@ def _generate(
                 "annotations": annotations,
                 "categories": [dict(c) for c in spec.categories],
             }
+            if spec.supervision[split] == "weak":  # the boxes stay out of training, kept for analysis
+                _write_json(os.path.join(out_dir, json_rel.replace(".json", TRUTH_SUFFIX)), coco)
+                coco = {**coco, "annotations": []}
             _write_json(os.path.join(out_dir, json_rel), coco)
 
 

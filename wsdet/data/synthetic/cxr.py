@@ -38,7 +38,7 @@ CXR_SPEC = SyntheticSpec(
     supervision={"train": "weak", "train_masks": "strong", "val": "strong", "test": "strong"},
     categories=CXR_CATEGORIES,
     modality="CR",
-    version=1,
+    version=2,
 )
 NORMAL_FRACTION = 0.35
 FINDINGS_PER_IMAGE = {1: 0.55, 2: 0.3, 3: 0.15}  # distribution over abnormal images
