@@ -155,8 +155,9 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.STL.SWITCH_ITER = 1000
 
     _C.WSDET.CAM.INFOMASK = CN()
-    # Channels of the attention map A = ReLU(1x1 conv(features)) (paper: one map).
-    _C.WSDET.CAM.INFOMASK.ATTENTION_DIM = 1
+    # Channels of the attention map A = ReLU(1x1 conv(features)); the paper draws one map, whose single
+    # ReLU channel died here (A = 0, a constant mask) within 200 iterations from scratch.
+    _C.WSDET.CAM.INFOMASK.ATTENTION_DIM = 64
     # Mask threshold tau: M = clamp(sigmoid(z) - tau, 0, 1).
     _C.WSDET.CAM.INFOMASK.TAU = 0.5
     # Mask regularizer: "kl" (InfoMask), "l1" (RegL1 baseline) or "none" (FeatureMask baseline).

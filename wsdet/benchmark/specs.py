@@ -154,7 +154,7 @@ def _bus_study() -> Tuple[MethodRun, ...]:
 
 
 # Positive-CAM with the paper's running accuracy and plain MSE instead of wsdet's balanced variants,
-# InfoMask's ablations (RegL1, FeatureMask) and wsdet's per-class variant, STL's classifier on the
+# InfoMask's ablations (RegL1, FeatureMask), its single attention channel and wsdet's per-class variant, STL's classifier on the
 # averaged map, PCAM's loss averaged over the classes; each beside its default row of the "cxr" suite.
 _CXR_STUDY = (
     *(run for run in _CXR_METHODS if run.name.startswith("positive-CAM")),
@@ -164,8 +164,9 @@ _CXR_STUDY = (
     next(run for run in _CXR_METHODS if run.name == "InfoMask"),
     _cxr("InfoMask, RegL1", "cxr_infomask", "WSDET.CAM.INFOMASK.REGULARIZER", "l1"),
     _cxr("InfoMask, FeatureMask (no regularizer)", "cxr_infomask", "WSDET.CAM.INFOMASK.REGULARIZER", "none"),
+    _cxr("InfoMask, one attention channel (paper)", "cxr_infomask", "WSDET.CAM.INFOMASK.ATTENTION_DIM", "1"),
     _cxr("InfoMask, per-class masks on CAM evidence (wsdet)", "cxr_infomask", "WSDET.CAM.HEAD.NAME",
-         "ClassInfoMaskHead", "WSDET.CAM.INFOMASK.ATTENTION_DIM", "64"),
+         "ClassInfoMaskHead"),
     next(run for run in _CXR_METHODS if run.name == "STL (avg)"),
     _cxr("STL (avg), classifier on the averaged map (wsdet)", "cxr_stl_avg", "WSDET.CAM.STL.CLASSIFIER_INPUT", "gap",
          scaled_keys=STL_SWITCH),
