@@ -3,7 +3,8 @@
 
 Sections (--only, repeatable): mil (joint MIL R-CNN vs plain Faster R-CNN, CPU configs), paper (the
 same at the paper's scale: R-50 FPN, 600 px, 1 strong + 2 weak images; default on a GPU only), cam (CAM
-heads vs GAP), inference (batch-of-1 latency), io (PNG vs DICOM reading). Models are timed round-robin
+heads vs GAP), inference (batch-of-1 latency), io (PNG vs DICOM reading), loader (the training loader's
+images/s on PNG and DICOM vs the training step's). Models are timed round-robin
 and ratios are medians of per-round ratios (wsdet.benchmark.speed). Trailing KEY VALUE config overrides
 apply to every model. Prints markdown tables and writes them as JSON (--output).
 
@@ -32,6 +33,7 @@ from wsdet.benchmark.speed import (
     PAPER_CASES,
     SECTIONS,
     compare_image_reading,
+    compare_loading,
     compare_inference,
     compare_training,
     machine_info,
@@ -91,6 +93,14 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                 for fmt in ("png", "dicom")]
         print(markdown_table(["format", "images / s", "ms / image"], rows))
         print(f"\nDICOM / PNG read time: {io['dicom_time_ratio']:.2f}")
+    if "loader" in args.only:
+        loading = report["loader"] = compare_loading(args.device, args.opts, args.io_images, args.io_side,
+                                                     args.steps, args.warmup)
+        print(f"\n## Training loader vs training step ({args.io_images} weak + {args.io_images // 4} box images)\n")
+        rows = [[fmt.upper(), f"{m['workers']} / 0", f"{m['images_per_s']:.0f} / {loading[fmt]['no_workers']['images_per_s']:.0f}"]
+                for fmt in ("png", "dicom") for m in [loading[fmt]["config_workers"]]]
+        print(markdown_table(["format", "workers", "loader images / s"], rows))
+        print(f"\ntraining step (joint MIL): {loading['training_images_per_s']:.1f} images / s")
     return report
 
 
@@ -106,7 +116,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="at most 3 steps and 1 warm-up step")
     parser.add_argument("--only", action="append", choices=SECTIONS,
                         help="a section to run (repeatable; default: all, 'paper' only on a GPU)")
-    parser.add_argument("--io-images", type=int, default=64, help="images read per pass (io; default: 64)")
+    parser.add_argument("--io-images", type=int, default=64,
+                        help="images read per pass (io), weak images of the loader section (default: 64)")
     parser.add_argument("--io-side", type=int, default=256, help="side of the io section's images (default: 256)")
     parser.add_argument("--output", default="output/benchmark_speed.json", help="JSON report (default: %(default)s)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides for every model")

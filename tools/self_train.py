@@ -17,11 +17,15 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.engine import default_argument_parser, launch
 from detectron2.utils import comm
 
-from wsdet.data import register_wsdet_coco
+from wsdet.data import load_wsdet_coco_json, register_wsdet_coco
 from wsdet.engine import WSDetCheckpointer, WSDetTrainer
 from wsdet.engine.self_training import (
     collect_predictions,
+    RETRAIN_INIT,
+    initial_weights_of_run,
+    pseudo_box_quality,
     retrain_config,
+    retrain_weights,
     select_pseudo_labels,
     write_pseudo_label_jsons,
 )
@@ -47,16 +51,6 @@ def weak_dataset_of(cfg, requested):
             "name one with --pseudo-label-dataset"
         )
     return weak[0]
-
-
-RETRAIN_INIT = ("config", "model", "none")
-
-
-def retrain_weights(args, cfg) -> str:
-    """The weights the retraining starts from (``--retrain-init``)."""
-    if args.retrain_init == "config":  # the original run's initial weights, e.g. ImageNet ones
-        return build_config(args.config_file).MODEL.WEIGHTS
-    return cfg.MODEL.WEIGHTS if args.retrain_init == "model" else ""
 
 
 def main(args):
@@ -91,6 +85,12 @@ def main(args):
             f"Pseudo-labelled {n_pseudo} images of {weak_name} -> {pseudo_json}; "
             f"{n_weak} stay weak -> {remaining_json}"
         )
+        if args.truth_json:
+            truth = load_wsdet_coco_json(args.truth_json, meta.image_root, supervision="strong")
+            quality = pseudo_box_quality(pseudo, truth)
+            logger.info(f"Pseudo boxes against {args.truth_json}: {quality}")
+            with open(os.path.join(args.output_dir, "pseudo_box_quality.json"), "w") as f:
+                json.dump(quality, f, indent=1)
     comm.synchronize()
     if not args.retrain:
         return None
@@ -101,8 +101,10 @@ def main(args):
         )
     register_wsdet_coco("self_train_pseudo", pseudo_json, meta.image_root, supervision="strong")
     register_wsdet_coco("self_train_weak", remaining_json, meta.image_root, supervision="weak")
-    weights = retrain_weights(args, cfg)
-    logger.info(f"Retraining from {weights or 'a random initialization'} (--retrain-init {args.retrain_init})")
+    initial, source = initial_weights_of_run(cfg.MODEL.WEIGHTS, args.config_file)
+    weights = retrain_weights(args.retrain_init, initial, cfg.MODEL.WEIGHTS)
+    logger.info(f"Retraining from {weights or 'a random initialization'} (--retrain-init {args.retrain_init}; "
+                f"the original run started from {initial or 'a random initialization'}, read from {source})")
     cfg = retrain_config(cfg, weak_name, "self_train_pseudo", "self_train_weak", args.output_dir, weights)
     trainer = WSDetTrainer(cfg)
     trainer.resume_or_load(resume=False)
@@ -123,11 +125,14 @@ def build_parser():
     add_dataset_arguments(parser)
     parser.add_argument("--output-dir", required=True, help="where the JSON files (and retrain/) go")
     parser.add_argument("--retrain", action="store_true", help="retrain with the pseudo labels")
+    parser.add_argument("--truth-json", default="", metavar="JSON",
+                        help="known boxes of (some of) the weak images, e.g. the synthetic data's "
+                        "weak_train_truth.json: the pseudo boxes are scored against them (pseudo_box_quality.json)")
     parser.add_argument(
         "--retrain-init", choices=RETRAIN_INIT, default="config",
-        help="what the retraining starts from: the config file's MODEL.WEIGHTS, i.e. the original run's "
-        "initial weights (default, as in the paper), the model that made the pseudo-labels, or none "
-        "(random initialization)",
+        help="what the retraining starts from: 'config', the original run's initial weights (MODEL.WEIGHTS "
+        "of the config.yaml saved beside the model, else of --config-file; default, as in the paper), "
+        "'model', the model that made the pseudo-labels, or 'none' (random initialization)",
     )
     return parser
 

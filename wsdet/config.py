@@ -50,6 +50,14 @@ def add_wsdet_config(cfg: CN) -> None:
     # Stop training when the total loss exceeds this (weights exploding without a NaN).
     _C.WSDET.SOLVER.MAX_LOSS = 1e4
 
+    _C.WSDET.RPN = CN()
+    # Anchors lying at least this fraction inside an image's "background_boxes" (regions known to hold no
+    # lesion) are RPN negatives (official code: 0.7).
+    _C.WSDET.RPN.BACKGROUND_OVERLAP = 0.7
+    # On images with background boxes, only those anchors are negatives (official labelling); else they
+    # add to Detectron2's negatives (IoU < MODEL.RPN.IOU_THRESHOLDS[0] with every lesion).
+    _C.WSDET.RPN.BACKGROUND_NEGATIVES_ONLY = False
+
     _C.WSDET.AUGMENT = CN()
     # Training augmentations beyond Detectron2's resize and flip (official code of Shin et al.: 5, 0.05,
     # 0.2, (0.2, 1.8)); 0 / () = off. Random rotation within +-ROTATION degrees.

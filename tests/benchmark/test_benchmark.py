@@ -205,6 +205,7 @@ def test_runner_commands_for_stages_self_training_and_thresholds(tmp_path, monke
     flags = args[: args.index("--retrain") + 1]
     assert flags == ["--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"), "--fraction", "0.5",
                      "--output-dir", os.path.join(str(tmp_path), "self"), "--retrain"]
+    assert args[args.index("--retrain-init") + 1] == "config"
     assert args[args.index("MODEL.WEIGHTS") + 1] == os.path.join(str(tmp_path), "joint", "model_final.pth")
     assert args[args.index("OUTPUT_DIR") + 1] == os.path.join(str(tmp_path), "self")
     assert result.weights == os.path.join(str(tmp_path), "self", "retrain", "model_final.pth")
@@ -235,3 +236,22 @@ def test_runner_reuses_only_the_same_spec_and_retrains_children(tmp_path, monkey
     runner.force = False
     runner.run(child)
     assert len(tools.commands) == 12  # the parent trained again, so its child did too
+
+
+def test_self_training_runs_score_pseudo_boxes_when_the_truth_is_known(tmp_path, tiny_coco):
+    from conftest import unique_name
+    from wsdet.data import register_wsdet_coco
+
+    strong_json, root, _ = tiny_coco(strong=True)
+    weak_json, _, _ = tiny_coco(strong=False)
+    names = [unique_name("truth_strong"), unique_name("truth_weak")]
+    register_wsdet_coco(names[0], strong_json, root, supervision="strong")
+    register_wsdet_coco(names[1], weak_json, root, supervision="weak")
+    run = MethodRun("self", "configs/bus_joint.yaml", "bus", ("DATASETS.TRAIN", str(tuple(names))),
+                    init_from="joint", self_train_fraction=0.5)
+    runner = BenchmarkRunner(REPO, str(tmp_path))
+    assert runner._truth_arguments(run) == []
+    truth = weak_json.replace(".json", "_truth.json")
+    with open(truth, "w") as f:
+        f.write("{}")
+    assert runner._truth_arguments(run) == ["--truth-json", truth]

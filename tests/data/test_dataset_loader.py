@@ -312,3 +312,29 @@ def test_file_listed_twice_with_the_same_labels_is_warned_about(tiny_coco, caplo
         dicts = load_wsdet_coco_json(json_file, root)
     assert len(dicts) == 5
     assert "img_0.png is listed by images 1, 9: it is used 2 times as often" in caplog.text
+
+
+def test_background_boxes_are_loaded(tiny_coco):
+    def add(coco):
+        coco["images"][0]["background_boxes"] = [[0, 0, 40, 64], [50.5, 2, 10, 10]]
+
+    json_file, root, _ = tiny_coco(strong=True, mutate=add)
+    dicts = load_wsdet_coco_json(json_file, root)
+    assert dicts[0]["background_boxes"] == [[0.0, 0.0, 40.0, 64.0], [50.5, 2.0, 10.0, 10.0]]
+    assert "background_boxes" not in dicts[1]
+
+
+@pytest.mark.parametrize(
+    "boxes, message",
+    [
+        ([[0, 0, 90, 10]], "background box: bbox [0, 0, 90, 10] lies outside the 80x64 image"),
+        ([[0, 0, 0, 10]], "background box: bbox [0, 0, 0, 10] has non-positive size"),
+        ([[0, 0, float("nan"), 10]], "'background_boxes' must be a list of [x, y, width, height] boxes"),
+        ([0, 0, 10, 10], "'background_boxes' must be a list of [x, y, width, height] boxes"),
+    ],
+)
+def test_error_bad_background_boxes(tiny_coco, boxes, message):
+    def bad(coco):
+        coco["images"][1]["background_boxes"] = boxes
+
+    _expect_problem(tiny_coco, bad, message)

@@ -93,3 +93,19 @@ def test_bad_dicom_options_refused_when_the_mapper_is_built(key, value, message)
     setattr(cfg.WSDET.DICOM, key, value)
     with pytest.raises(ValueError, match=message):
         WSDetDatasetMapper(cfg, is_train=True)
+
+
+def test_background_boxes_follow_the_transforms_of_strong_images(tiny_coco):
+    def add(coco):
+        coco["images"][2]["background_boxes"] = [[0, 0, 40, 64]]
+        coco["images"][1]["background_boxes"] = [[0, 0, 40, 64]]
+
+    json_file, root, _ = tiny_coco(strong=True, mutate=add)
+    dicts = load_wsdet_coco_json(json_file, root)
+    # horizontal flip of the 80 px wide image, then x0.5: [0, 0, 40, 64] -> [40, 0, 80, 64] -> [20, 0, 40, 32]
+    mapper = _mapper(True, [T.HFlipTransform(80), T.ResizeTransform(64, 80, 32, 40)])
+    out = mapper(dicts[2])
+    assert out["background_boxes"].tensor.tolist() == [[20.0, 0.0, 40.0, 32.0]]
+    assert "background_boxes" not in _mapper(False)(dicts[2])  # inference: not used
+    weak = load_wsdet_coco_json(json_file, root, supervision="weak")
+    assert "background_boxes" not in mapper(weak[1])

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import REPO
 from wsdet.engine import ConfigError, check_config
-from wsdet.engine.setup import build_config
+from wsdet.engine.defaults import build_config
 
 JOINT = os.path.join(REPO, "configs", "bus_joint.yaml")
 CAM = os.path.join(REPO, "configs", "bus_cam.yaml")

@@ -112,3 +112,75 @@ def test_retrain_config():
     assert joint.MODEL.WEIGHTS == "R-50.pkl" and joint.OUTPUT_DIR == "/out/retrain"
     cfg.WSDET.DATALOADER.WEAK_IMS_PER_BATCH = 0
     assert retrain_config(cfg, "weak", "pseudo", "rest", "/out", "").DATASETS.TRAIN == ("strong", "pseudo")
+
+
+def test_pseudo_box_quality_against_known_boxes():
+    from detectron2.structures import BoxMode
+
+    from wsdet.engine.self_training import PseudoLabel, pseudo_box_quality
+
+    truth = [
+        {"image_id": 1, "annotations": [{"bbox": [0, 0, 10, 10], "bbox_mode": BoxMode.XYWH_ABS, "category_id": 0}]},
+        {"image_id": 2, "annotations": [{"bbox": [0, 0, 10, 10], "bbox_mode": BoxMode.XYWH_ABS, "category_id": 1}]},
+    ]
+    pseudo = [
+        PseudoLabel(1, 0, (0.0, 0.0, 10.0, 5.0), 0.9, 0.9),  # IoU 50 / 100 = 0.5
+        PseudoLabel(2, 0, (0.0, 0.0, 10.0, 10.0), 0.9, 0.8),  # right place, wrong class: 0
+        PseudoLabel(3, 1, (0.0, 0.0, 1.0, 1.0), 0.9, 0.7),  # no known boxes: not audited
+    ]
+    quality = pseudo_box_quality(pseudo, truth)
+    assert quality == {"images": 3, "audited": 2, "mean_iou": pytest.approx(0.25), "iou_at_least_0.5": 0.5}
+
+
+@pytest.mark.slow
+def test_paper_recipe_retrains_from_the_initial_weights(tmp_path, tiny_coco, msra_r50):
+    """bus_joint_paper.yaml from a local MSRA R-50: trains and evaluates, then the self-training retrain
+    starts from the run's initial ImageNet weights, not from the trained model, and trains."""
+    import pickle
+
+    import torch
+
+    from detectron2.data import DatasetCatalog
+
+    from conftest import unique_name
+    from wsdet.data import register_wsdet_coco
+    from wsdet.engine import WSDetTrainer
+    from wsdet.engine.defaults import build_config
+    from wsdet.engine.self_training import PseudoLabel, initial_weights_of_run, retrain_weights
+
+    strong_json, root, _ = tiny_coco(strong=True, num_images=6)
+    weak_json, _, _ = tiny_coco(strong=False, num_images=6)
+    paper = os.path.join(REPO, "configs", "bus_joint_paper.yaml")
+    datasets = ["--dataset", "p_strong", strong_json, root, "--weak-dataset", "p_weak", weak_json, root]
+    first = tmp_path / "first"
+    run_train_net(["--config-file", paper, *datasets, "DATASETS.TRAIN", "('p_strong','p_weak')",
+                   "DATASETS.TEST", "('p_strong',)", *TINY, "MODEL.WEIGHTS", msra_r50, "OUTPUT_DIR", str(first)],
+                  cwd=str(tmp_path))
+    trained = str(first / "model_final.pth")
+    initial, source = initial_weights_of_run(trained, paper)
+    assert (initial, source) == (msra_r50, str(first / "config.yaml"))  # the command line's weights
+    assert retrain_weights("config", initial, trained) == msra_r50
+    assert retrain_weights("model", initial, trained) == trained and retrain_weights("none", initial, trained) == ""
+
+    names = [unique_name("p_strong"), unique_name("p_weak"), unique_name("p_pseudo"), unique_name("p_rest")]
+    register_wsdet_coco(names[0], strong_json, root)
+    register_wsdet_coco(names[1], weak_json, root)
+    weak = DatasetCatalog.get(names[1])
+    lesion = next(d for d in weak if d["image_labels"])
+    pseudo = [PseudoLabel(lesion["image_id"], lesion["image_labels"][0], (10.0, 12.0, 30.0, 28.0), 0.9, 0.9)]
+    to_dataset = {0: 1, 1: 2}
+    write_pseudo_label_jsons(weak_json, pseudo, to_dataset, str(tmp_path / "p.json"), str(tmp_path / "r.json"))
+    register_wsdet_coco(names[2], str(tmp_path / "p.json"), root, supervision="strong")
+    register_wsdet_coco(names[3], str(tmp_path / "r.json"), root, supervision="weak")
+    cfg = build_config(paper, [*TINY, "MODEL.WEIGHTS", trained, "DATASETS.TRAIN", str(tuple(names[:2])),
+                               "DATASETS.TEST", "()"])
+    cfg = retrain_config(cfg, names[1], names[2], names[3], str(tmp_path / "st"), initial)
+    trainer = WSDetTrainer(cfg)
+    trainer.resume_or_load(resume=False)
+    res4 = trainer.model.backbone.bottom_up.res4[0].conv1.weight.detach().clone()
+    with open(msra_r50, "rb") as f:
+        imagenet = torch.as_tensor(pickle.load(f)["blobs"]["res4_0_branch2a_w"])
+    trained_res4 = torch.load(trained, weights_only=True)["model"]["backbone.bottom_up.res4.0.conv1.weight"]
+    assert torch.equal(res4, imagenet) and not torch.equal(res4, trained_res4)
+    trainer.train()
+    assert (tmp_path / "st" / "retrain" / "model_final.pth").exists()

@@ -375,3 +375,16 @@ def test_c4_model_trains_and_predicts():
     with torch.no_grad():
         output = model([_weak(1)])[0]
     assert output["image_probs"].shape == (2,) and output["instances"].has("scores")
+
+
+def test_background_boxes_reach_the_rpn(model, monkeypatch):
+    seen = []
+    monkeypatch.setattr(type(model.proposal_generator), "label_and_sample_anchors",
+                        lambda self, anchors, gt: seen.append(self._background_boxes) or
+                        super(type(self), self).label_and_sample_anchors(anchors, gt))
+    strong = _strong(0, BENIGN)
+    strong["background_boxes"] = Boxes(torch.tensor([[40.0, 40.0, 60.0, 60.0]]))
+    losses, _ = _train_step(model, [strong, _strong(2, MALIGNANT), _weak(1, BENIGN)])
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert len(seen[0]) == 2 and seen[0][1] is None
+    assert torch.equal(seen[0][0].tensor, strong["background_boxes"].tensor)

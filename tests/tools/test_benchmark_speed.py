@@ -40,14 +40,19 @@ def run_benchmark(tmp_path):
     return run
 
 
-def test_inference_and_io(run_benchmark):
-    report = run_benchmark("inference", "io")
+def test_inference_io_and_loader(run_benchmark):
+    report = run_benchmark("inference", "io", "loader")
     models = report["inference"]["models"]
     assert {"bus_joint", "plain Faster R-CNN", "gap", "poscam_stage3"} <= set(models)
     assert all(m["latency_ms_median"] > 0 and len(m["latency_ms"]) == 1 for m in models.values())
     io = report["io"]
     assert io["images"] == 2 and io["image_side"] == 32
     assert io["png"]["images_per_s"] > 0 and io["dicom"]["images_per_s"] > 0 and io["dicom_time_ratio"] > 0
+    loader = report["loader"]
+    for fmt in ("png", "dicom"):
+        assert loader[fmt]["no_workers"]["workers"] == 0 and loader[fmt]["no_workers"]["images_per_s"] > 0
+        assert loader[fmt]["config_workers"]["images_per_s"] > 0
+    assert loader["training_images_per_s"] > 0
 
 
 @pytest.mark.slow

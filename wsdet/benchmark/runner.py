@@ -24,6 +24,7 @@ from detectron2.data import MetadataCatalog
 
 from ..data.converters import keep_fraction, write_json
 from ..data.registration import datasets_root
+from ..data.synthetic.common import TRUTH_SUFFIX
 from ..engine.defaults import build_config, training_datasets
 from .specs import MethodRun
 
@@ -56,6 +57,7 @@ class RunResult:
     pixel_threshold: Optional[float]
     val: Dict[str, Dict[str, float]]
     test: Dict[str, Dict[str, float]]
+    pseudo_box_quality: Optional[Dict[str, float]] = None  # self-training, when the truth is known
 
 
 class BenchmarkRunner:
@@ -110,7 +112,7 @@ class BenchmarkRunner:
         else:  # pseudo-label the weak set with the init_from model, then retrain
             model_dir = os.path.join(out, "retrain")
             self_train = ["--fraction", str(method.self_train_fraction), "--output-dir", out, "--retrain",
-                          "--retrain-init", method.self_train_init]
+                          "--retrain-init", method.self_train_init, *self._truth_arguments(method)]
             self._tool("self_train.py", [*base, *self_train, *train_opts], os.path.join(out, "train.log"))
         train_seconds = time.perf_counter() - start
         val = _read_results(model_dir, method.val_dataset) if method.heatmaps else {}
@@ -138,7 +140,15 @@ class BenchmarkRunner:
             pixel_threshold=threshold,
             val=val,
             test=_read_results(test_out, method.test_dataset),
+            pseudo_box_quality=_read_json(os.path.join(out, "pseudo_box_quality.json")),
         )
+
+    def _truth_arguments(self, method: MethodRun) -> List[str]:
+        """``--truth-json`` of the weak training set when its true boxes are known (synthetic data)."""
+        cfg = build_config(os.path.join(self.repo, method.config), method.opts)
+        weak = [n for n in cfg.DATASETS.TRAIN if MetadataCatalog.get(n).get("supervision") == "weak"]
+        truth = os.path.splitext(MetadataCatalog.get(weak[0]).json_file)[0] + TRUTH_SUFFIX if weak else ""
+        return ["--truth-json", truth] if os.path.isfile(truth) else []
 
     def _data_arguments(self, method: MethodRun, out: str) -> Tuple[List[str], List[str], Optional[int]]:
         """Flags, overrides and image count that give the run its fraction of the strong BUS pool."""
@@ -167,6 +177,14 @@ class BenchmarkRunner:
             code = subprocess.call(command, cwd=self.repo, stdout=log, stderr=subprocess.STDOUT, env=env)
         if code != 0:
             raise RuntimeError(f"{' '.join(command)} failed with exit code {code}; see {log_path}")
+
+
+def _read_json(path: str) -> Optional[Dict[str, Any]]:
+    """The JSON file at ``path``, None when it does not exist."""
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
 def _read_results(output_dir: str, dataset: str) -> Dict[str, Dict[str, float]]:

@@ -154,8 +154,9 @@ def _bus_study() -> Tuple[MethodRun, ...]:
 
 
 # Positive-CAM with the paper's running accuracy and plain MSE instead of wsdet's balanced variants,
-# InfoMask's ablations (RegL1, FeatureMask), its single attention channel and wsdet's per-class variant, STL's classifier on the
-# averaged map, PCAM's loss averaged over the classes; each beside its default row of the "cxr" suite.
+# InfoMask's ablations (RegL1, FeatureMask), its single attention channel and wsdet's per-class variant,
+# STL's classifier on the averaged map, PCAM's loss averaged over the classes; each beside its default
+# row of the "cxr" suite.
 _CXR_STUDY = (
     *(run for run in _CXR_METHODS if run.name.startswith("positive-CAM")),
     _cxr("positive-CAM stage 2, per-label accuracy (paper)", "cxr_poscam_stage2",
@@ -175,8 +176,9 @@ _CXR_STUDY = (
          "SOLVER.BASE_LR", "0.05"),
 )
 
+
 def _bus_defaults() -> Tuple[MethodRun, ...]:
-    """The candidates for the default joint model (issue #13): strong only and each MoI variant, to be
+    """The candidates for the default joint model: strong only and each MoI variant, to be
     run with several seeds (``with_seeds``) and on data variants (another ``WSDET_DATASETS``)."""
     runs = [_bus("strong only", "bus_strong_only", is_mil=False)]
     for moi in ("most_malignant", "most_benign", "most_discriminative", "most_abnormal"):
@@ -185,6 +187,10 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
         for k in (1, 10):
             runs.append(_bus(f"joint, MoI {moi}, normal top-{k}", "bus_joint", "WSDET.MIL.MOI", moi,
                              "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", str(k)))
+    for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
+        runs.append(_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}", "bus_joint", "WSDET.MIL.MOI",
+                         "most_abnormal", init_from="joint, MoI most_abnormal", self_train_fraction=0.5,
+                         self_train_init=init))
     runs.append(_bus("weak only", "bus_weak_only"))
     runs.append(_bus("weak only, MoI most_abnormal, normal top-1", "bus_weak_only", "WSDET.MIL.MOI",
                      "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", "1"))

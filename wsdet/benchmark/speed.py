@@ -24,21 +24,24 @@ import detectron2
 import numpy as np
 import torch
 from detectron2.config import CfgNode
+from detectron2.data import DatasetCatalog
 from detectron2.modeling import build_model
 from detectron2.solver import build_optimizer
 from detectron2.structures import BitMasks, Boxes, Instances
 from detectron2.utils.events import EventStorage
 
 from ..collect_env import cpu_model
+from ..data import build_wsdet_train_loader
+from ..data.builtin import register_synthetic
 from ..data.dataset_mapper import image_labels_to_multi_hot
 from ..data.image_io import read_image
-from ..data.synthetic import BUS_SPEC, render_bus_image
+from ..data.synthetic import BUS_SPEC, generate_bus_dataset, render_bus_image
 from ..data.synthetic.bus import BUS_KINDS
 from ..data.synthetic.common import write_dicom
 from ..engine.defaults import build_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SECTIONS = ("mil", "paper", "cam", "inference", "io")
+SECTIONS = ("mil", "paper", "cam", "inference", "io", "loader")
 MEMORY_STEPS = 2  # the second step also holds the SGD momentum buffers
 MIL_TARGET, CAM_TARGET = 1.05, 1.05  # step time / peak memory ratios aimed at
 PLAIN_RCNN = (
@@ -316,6 +319,48 @@ def compare_image_reading(count: int, side: int, rounds: int, warmup: int) -> Di
     for fmt in paths:
         result[fmt] = {"images_per_s": count / statistics.median(times[fmt]), "pass_s": times[fmt]}
     result["dicom_time_ratio"] = paired_ratio(times["dicom"], times["png"])
+    return result
+
+
+def _timed_batches(loader, batches: int, warmup: int) -> float:
+    """Seconds per batch of ``loader`` over ``batches`` consecutive batches, after ``warmup`` batches."""
+    iterator = iter(loader)
+    for _ in range(warmup):
+        next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return (time.perf_counter() - start) / batches
+
+
+def compare_loading(
+    device: str, opts: Sequence[str], images: int, side: int, batches: int, warmup: int
+) -> Dict[str, Any]:
+    """
+    Images per second of the joint CPU config's training loader (``build_wsdet_train_loader``: reading,
+    augmentation, batching) on synthetic PNG and DICOM copies of ``images`` weak + ``images // 4`` box
+    images, with the config's ``DATALOADER.NUM_WORKERS`` and with 0 (the main process's cost per image),
+    against the images per second of its training step.
+    """
+    result: Dict[str, Any] = {"images": images, "image_side": side}
+    with tempfile.TemporaryDirectory(prefix="wsdet_benchmark_loader_") as root:
+        for fmt in ("png", "dicom"):
+            folder = os.path.join(root, fmt)
+            generate_bus_dataset(folder, num_strong=max(images // 4, 2), num_weak=images, num_val=2, num_test=2,
+                                 size=side, dicom=fmt == "dicom")
+            prefix = f"speed_{fmt}_{os.getpid()}_{len(DatasetCatalog.list())}"
+            register_synthetic(BUS_SPEC, folder, "datasets/prepare_synthetic_bus.py", prefix=prefix)
+            train = str((f"{prefix}_strong_train", f"{prefix}_weak_train"))
+            result[fmt] = {}
+            for label, workers in (("config_workers", None), ("no_workers", 0)):
+                worker_opts = [] if workers is None else ["DATALOADER.NUM_WORKERS", str(workers)]
+                cfg = MIL_JOINT.build_cfg("cpu", [*opts, "DATASETS.TRAIN", train, *worker_opts])
+                per_batch = _timed_batches(build_wsdet_train_loader(cfg), batches, warmup)
+                result[fmt][label] = {"workers": cfg.DATALOADER.NUM_WORKERS,
+                                      "images_per_s": cfg.SOLVER.IMS_PER_BATCH / per_batch}
+    step = TrainingStep(MIL_JOINT, device, opts)
+    times = interleaved_times({"step": step}, batches, warmup, synchronizer(device))["step"]
+    result["training_images_per_s"] = sum(step.images_per_step) / statistics.median(times)
     return result
 
 

@@ -235,6 +235,11 @@ def load_wsdet_coco_json(
         else:
             negs = [c for c in range(len(mapping)) if c not in labels]
         record["neg_image_labels"] = negs
+        if "background_boxes" in img:  # regions known to hold no lesion (RPN negatives)
+            background = img["background_boxes"]
+            if not all(_check_box(b, width, height, f"{where} background box", problems) for b in background):
+                continue
+            record["background_boxes"] = [[float(v) for v in b] for b in background]
         if has_boxes:
             record["annotations"] = annotations
         dataset_dicts.append(record)

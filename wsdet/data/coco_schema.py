@@ -33,6 +33,10 @@ def _is_box(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 4 and all(_is_finite_number(v) for v in value)
 
 
+def _is_box_list(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_box(v) for v in value)
+
+
 def _is_id_list(value: Any) -> bool:
     return isinstance(value, list) and all(_is_int(v) for v in value)
 
@@ -55,6 +59,7 @@ IMAGE_FIELDS: Dict[str, Field] = {
     "height": (_is_positive_int, "a positive integer", True),
     "pos_category_ids": _ID_LIST,
     "neg_category_ids": _ID_LIST,
+    "background_boxes": (_is_box_list, "a list of [x, y, width, height] boxes of 4 finite numbers", False),
 }
 ANNOTATION_FIELDS: Dict[str, Field] = {
     "id": (_is_int, "an integer", False),

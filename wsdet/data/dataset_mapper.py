@@ -1,13 +1,14 @@
 """Map wsdet dataset dicts to model inputs: image, multi-hot image labels, and boxes for strong images."""
 import copy
 import dataclasses
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from detectron2.config import configurable
 from detectron2.data import DatasetMapper
 from detectron2.data import transforms as T
+from detectron2.structures import Boxes, BoxMode
 
 from .augmentations import build_training_augmentations
 from .image_io import ImageReadError, ImageReadOptions, read_image
@@ -33,10 +34,21 @@ def _check_size(dataset_dict: Dict[str, Any], image: np.ndarray) -> None:
         )
 
 
+def transform_background_boxes(
+    boxes_xywh: Sequence[Sequence[float]], transforms: T.TransformList, image_shape: Tuple[int, int]
+) -> Boxes:
+    """Background boxes (XYWH, original image) through the image's transforms, clipped to the image."""
+    xyxy = BoxMode.convert(np.asarray(boxes_xywh, dtype=np.float64), BoxMode.XYWH_ABS, BoxMode.XYXY_ABS)
+    boxes = Boxes(torch.as_tensor(transforms.apply_box(xyxy), dtype=torch.float32))
+    boxes.clip(image_shape)
+    return boxes[boxes.nonempty()]
+
+
 class WSDetDatasetMapper(DatasetMapper):
     """Detectron2's DatasetMapper plus image-level labels, strong/weak handling and DICOM reading.
 
-    Strong images (``supervision == "strong"``) get ``instances`` in training; weak images only get
+    Strong images (``supervision == "strong"``) get ``instances`` (and ``background_boxes``, regions
+    known to hold no lesion, when the dataset gives them) in training; weak images only get
     ``image_labels``, so their boxes (if any) never reach a detector loss. In inference, annotations are
     dropped as in Detectron2 (evaluators read the ground truth from the dataset).
     """
@@ -94,9 +106,12 @@ class WSDetDatasetMapper(DatasetMapper):
         )
 
         annotations_used = self.is_train and dataset_dict.get("supervision") == "strong"
+        background = dataset_dict.pop("background_boxes", None)
         if annotations_used:
             dataset_dict.setdefault("annotations", [])
             self._transform_annotations(dataset_dict, transforms, image_shape)
+            if background:
+                dataset_dict["background_boxes"] = transform_background_boxes(background, transforms, image_shape)
         else:
             dataset_dict.pop("annotations", None)
         return dataset_dict

@@ -12,6 +12,8 @@ import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
 
+from .weight_formats import TORCHVISION_RESNET_SETTINGS, torchvision_resnet_to_detectron2
+
 try:
     from numpy._core import multiarray as _multiarray  # numpy >= 2
 except ImportError:  # numpy 1.x
@@ -255,7 +257,13 @@ class WSDetCheckpointer(DetectionCheckpointer):
             return self._from_model_zoo(read_checkpoint(filename, self.allow_unsafe), filename)
         if extension == ".pyth":
             return self._from_pycls(read_checkpoint(filename, self.allow_unsafe), filename)
-        return super()._load_file(filename)  # Detectron2's own format, read by _torch_load
+        loaded = super()._load_file(filename)  # Detectron2's own format, read by _torch_load
+        renamed = torchvision_resnet_to_detectron2(loaded["model"]) if "__author__" not in loaded else None
+        if renamed is None:
+            return loaded
+        self.logger.info(f"{filename} is a torchvision ResNet: renamed to Detectron2's names. It expects "
+                         f"{TORCHVISION_RESNET_SETTINGS}")
+        return {"model": renamed, "__author__": "torchvision", "matching_heuristics": True}
 
     def _torch_load(self, f: str) -> Dict[str, Any]:
         return read_checkpoint(f, self.allow_unsafe)

@@ -12,10 +12,13 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
+import yaml
 from detectron2.config import CfgNode
 from detectron2.evaluation import DatasetEvaluator, inference_on_dataset
-from detectron2.structures import BoxMode
+from detectron2.structures import Boxes, BoxMode, pairwise_iou
 from detectron2.utils import comm
+
+from .defaults import build_config
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,36 @@ def select_pseudo_labels(
     return candidates[: int(round(fraction * len(lesion_images)))]
 
 
+def pseudo_box_quality(
+    pseudo_labels: Sequence[PseudoLabel], truth_dicts: Sequence[Dict[str, Any]]
+) -> Dict[str, float]:
+    """
+    How well the pseudo boxes match known boxes of the same images (e.g. the true boxes the synthetic
+    weak splits keep aside, or an annotated audit subset): for each pseudo box, the best IoU with a
+    true box of its class in its image (0 when there is none).
+
+    Returns:
+        ``{"images": n, "mean_iou": ..., "iou_at_least_0.5": fraction, "audited": images with truth}``.
+    """
+    truth = {d["image_id"]: d.get("annotations", []) for d in truth_dicts}
+    ious = []
+    for p in pseudo_labels:
+        if p.image_id not in truth:
+            continue
+        boxes = [BoxMode.convert(a["bbox"], a["bbox_mode"], BoxMode.XYXY_ABS)
+                 for a in truth[p.image_id] if a["category_id"] == p.category]
+        best = 0.0
+        if boxes:
+            best = float(pairwise_iou(Boxes(torch.tensor([p.box_xyxy])), Boxes(torch.tensor(boxes))).max())
+        ious.append(best)
+    return {
+        "images": len(pseudo_labels),
+        "audited": len(ious),
+        "mean_iou": float(np.mean(ious)) if ious else float("nan"),
+        "iou_at_least_0.5": float(np.mean(np.array(ious) >= 0.5)) if ious else float("nan"),
+    }
+
+
 def write_pseudo_label_jsons(
     weak_json: str,
     pseudo_labels: Sequence[PseudoLabel],
@@ -142,6 +175,34 @@ def collect_predictions(model: torch.nn.Module, data_loader) -> Dict[Any, Dict[s
     collector = PredictionCollector()
     inference_on_dataset(model, data_loader, collector)
     return getattr(collector, "predictions", {})
+
+
+RETRAIN_INIT = ("config", "model", "none")
+
+
+def initial_weights_of_run(trained_weights: str, config_file: str) -> Tuple[str, str]:
+    """
+    The ``MODEL.WEIGHTS`` the run that produced ``trained_weights`` started from: from the
+    ``config.yaml`` Detectron2 saved beside it when there is one (it holds command-line overrides, e.g.
+    a local copy of ImageNet weights), else from ``config_file``. Returns (weights, where they come from).
+    """
+    saved = os.path.join(os.path.dirname(trained_weights), "config.yaml")
+    if os.path.isfile(saved):
+        with open(saved) as f:
+            weights = (yaml.safe_load(f) or {}).get("MODEL", {}).get("WEIGHTS", "")
+        return weights, saved
+    return build_config(config_file).MODEL.WEIGHTS, config_file
+
+
+def retrain_weights(init: str, config_weights: str, trained_weights: str) -> str:
+    """
+    The weights the retraining starts from: ``"config"``, the config file's ``MODEL.WEIGHTS`` (the
+    original run's initial weights, e.g. ImageNet ones: the paper's choice); ``"model"``, the model
+    that made the pseudo-labels; ``"none"``, a random initialization ("").
+    """
+    if init not in RETRAIN_INIT:
+        raise ValueError(f"retrain init must be one of {RETRAIN_INIT}, got {init!r}")
+    return {"config": config_weights, "model": trained_weights, "none": ""}[init]
 
 
 def retrain_config(

@@ -75,7 +75,8 @@ class WSDetMILRCNN(GeneralizedRCNN):
         images = self.preprocess_image(strong + weak)
         features = self.backbone(images.tensor)
         gt_instances = [x["instances"].to(self.device) for x in strong]
-        proposals, losses = self.proposal_generator(images, features, gt_instances)
+        background = [x.get("background_boxes") for x in strong]
+        proposals, losses = self.proposal_generator(images, features, gt_instances, background)
         weak_labels = stack_image_labels(weak, self.device) if weak else None
         _, detector_losses = self.roi_heads(images, features, proposals, gt_instances, weak_labels)
         losses.update(detector_losses)

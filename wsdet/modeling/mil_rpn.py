@@ -6,7 +6,7 @@ import torch
 from detectron2.config import configurable
 from detectron2.modeling.proposal_generator import PROPOSAL_GENERATOR_REGISTRY, RPN
 from detectron2.modeling.proposal_generator.proposal_utils import find_top_rpn_proposals
-from detectron2.structures import Boxes, ImageList, Instances
+from detectron2.structures import Boxes, ImageList, Instances, pairwise_ioa
 
 __all__ = ["MILRPN"]
 
@@ -21,23 +21,45 @@ class MILRPN(RPN):
     pass covers the whole batch. With no box-annotated image the losses are ``0 * (sum of the head's
     outputs)``, so that every process of a DDP run touches the same parameters. With ground truth for
     every image, and at inference, it is exactly :class:`RPN`.
+
+    Box-annotated images may come with ``background_boxes``, regions known to hold no lesion (the
+    official data of Shin et al.): anchors lying at least ``background_overlap`` inside one are
+    negatives (unless positive), and with ``background_negatives_only`` the image's other anchors are
+    not negatives (the official labelling); an image without background boxes is labelled as usual.
     """
 
     @configurable
-    def __init__(self, *, weak_post_nms_topk: int, **kwargs):
+    def __init__(
+        self,
+        *,
+        weak_post_nms_topk: int,
+        background_overlap: float = 0.7,
+        background_negatives_only: bool = False,
+        **kwargs,
+    ):
         """
         Args:
             weak_post_nms_topk: proposals kept after NMS for each image-labelled image in training.
+            background_overlap: fraction of an anchor's area inside a background box that makes it a
+                negative.
+            background_negatives_only: on images with background boxes, only those anchors are negatives.
             kwargs: arguments of :class:`RPN`.
         """
         super().__init__(**kwargs)
+        if not 0 < background_overlap <= 1:
+            raise ValueError(f"WSDET.RPN.BACKGROUND_OVERLAP must be in (0, 1], got {background_overlap}")
         self.weak_post_nms_topk = weak_post_nms_topk
+        self.background_overlap = background_overlap
+        self.background_negatives_only = background_negatives_only
         self._num_box_images: Optional[int] = None  # set for the duration of a training forward
+        self._background_boxes: Optional[List[Optional[Boxes]]] = None  # likewise
 
     @classmethod
     def from_config(cls, cfg, input_shape):
         ret = super().from_config(cfg, input_shape)
         ret["weak_post_nms_topk"] = cfg.WSDET.MIL.POST_NMS_TOPK_TRAIN
+        ret["background_overlap"] = cfg.WSDET.RPN.BACKGROUND_OVERLAP
+        ret["background_negatives_only"] = cfg.WSDET.RPN.BACKGROUND_NEGATIVES_ONLY
         return ret
 
     def forward(
@@ -45,18 +67,41 @@ class MILRPN(RPN):
         images: ImageList,
         features: Dict[str, torch.Tensor],
         gt_instances: Optional[List[Instances]] = None,
+        background_boxes: Optional[List[Optional[Boxes]]] = None,
     ):
         """
         As :meth:`RPN.forward`; in training ``gt_instances`` holds the ground truth of the first
-        images of the batch (possibly none), the other images being image-labelled.
+        images of the batch (possibly none), the other images being image-labelled, and
+        ``background_boxes`` (optional) the background boxes of each of those first images (None: none).
         """
         if self.training and gt_instances is not None and len(gt_instances) > len(images):
             raise ValueError(f"{len(gt_instances)} ground-truth entries for {len(images)} images")
         self._num_box_images = len(gt_instances) if self.training and gt_instances is not None else None
+        self._background_boxes = background_boxes if self.training else None
         try:
             return super().forward(images, features, gt_instances)
         finally:
-            self._num_box_images = None
+            self._num_box_images = self._background_boxes = None
+
+    def label_and_sample_anchors(
+        self, anchors: List[Boxes], gt_instances: List[Instances]
+    ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+        """:meth:`RPN.label_and_sample_anchors`, with the anchors inside background boxes as negatives."""
+        background = self._background_boxes
+        if not background or all(b is None or len(b) == 0 for b in background):
+            return super().label_and_sample_anchors(anchors, gt_instances)
+        all_anchors = Boxes.cat(anchors)
+        inside = [
+            None if b is None or len(b) == 0
+            else pairwise_ioa(b.to(all_anchors.device), all_anchors).amax(dim=0) >= self.background_overlap
+            for b in background
+        ]
+        matcher = self.anchor_matcher
+        self.anchor_matcher = _BackgroundNegatives(matcher, inside, self.background_negatives_only)
+        try:
+            return super().label_and_sample_anchors(anchors, gt_instances)
+        finally:
+            self.anchor_matcher = matcher
 
     def losses(
         self,
@@ -107,3 +152,22 @@ class MILRPN(RPN):
                 True,
             )
         return strong + weak
+
+
+class _BackgroundNegatives:
+    """Wraps the RPN's anchor matcher, called once per image in order: the anchors in the image's
+    background regions become negatives (0) unless positive (1), before the labels are subsampled."""
+
+    def __init__(self, matcher, inside: List[Optional[torch.Tensor]], only: bool):
+        self.matcher = matcher
+        self.inside = iter(inside)
+        self.only = only
+
+    def __call__(self, match_quality_matrix: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        matches, labels = self.matcher(match_quality_matrix)
+        inside = next(self.inside)
+        if inside is not None:
+            if self.only:
+                labels[labels == 0] = -1
+            labels[inside.to(labels.device) & (labels != 1)] = 0
+        return matches, labels
