@@ -62,3 +62,20 @@ def test_from_per_image_and_boxes_per_image():
     np.testing.assert_allclose(table.scores, [0.3, 0.9])
     per_image = table.boxes_per_image(3)
     assert [len(b) for b in per_image] == [0, 2, 0]
+
+
+def test_from_per_image_converts_mixed_inputs():
+    boxes = [
+        np.array([[0, 0, 1, 2]], dtype=np.float32),
+        [[1.5, 2, 3, 4]],
+        np.zeros((0, 4)),
+        np.array([5, 6, 7, 8]),
+    ]
+    table = BoxTable.from_per_image(
+        boxes, [[1], np.array([0]), [], np.array([2], dtype=np.int8)], [[0.5], [1], [], [0.25]]
+    )
+    assert table.boxes.dtype == np.float64 and table.classes.dtype == np.int64
+    np.testing.assert_array_equal(table.boxes, [[0, 0, 1, 2], [1.5, 2, 3, 4], [5, 6, 7, 8]])
+    np.testing.assert_array_equal(table.image, [0, 1, 3])
+    np.testing.assert_array_equal(table.classes, [1, 0, 2])
+    np.testing.assert_array_equal(table.scores, [0.5, 1.0, 0.25])

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from wsdet.evaluation.bootstrap import bootstrap_ci, paired_bootstrap_pvalue
+from wsdet.evaluation.bootstrap import bootstrap_ci, bootstrap_cis, paired_bootstrap_pvalue
 from wsdet.evaluation.corloc import (
+    _top_per_image_class,
     corloc_outcomes,
     corloc_pvalue,
     corloc_report,
@@ -118,3 +119,26 @@ def test_paired_pvalue():
     correct, has_gt = corloc_outcomes(gt, dets, 5, 2, "official")
     assert corloc_pvalue(correct, correct, has_gt, n_resamples=100) == 1.0
     assert 0 < corloc_pvalue(correct, ~correct, has_gt, class_index=0, n_resamples=100) <= 1
+
+
+def test_top_detection_per_image_and_class():
+    nan = float("nan")
+    dets = BoxTable(
+        [0, 0, 0, 1, 1, 1, 2, 2],
+        np.zeros((8, 4)),
+        [0, 0, 1, 0, 0, 0, 1, 1],
+        [0.5, 0.9, 0.1, 0.7, 0.7, nan, nan, nan],
+    )
+    # (0, 0): the 0.9; (0, 1): the only one; (1, 0): the first of the tied 0.7s, NaN loses;
+    # (2, 1): only NaN scores, the first
+    np.testing.assert_array_equal(_top_per_image_class(dets), [1, 2, 3, 6])
+    assert len(_top_per_image_class(BoxTable.from_per_image([], []))) == 0
+
+
+def test_bootstrap_cis_are_those_of_bootstrap_ci_from_one_draw():
+    rng = np.random.default_rng(0)
+    den = rng.integers(1, 3, 80).astype(float)
+    nums = [rng.binomial(den.astype(int), p).astype(float) for p in (0.2, 0.5, 0.9)]
+    cis = bootstrap_cis(nums, den, n_resamples=300, seed=4)
+    assert cis == [bootstrap_ci(num, den, n_resamples=300, seed=4) for num in nums]
+    assert all(np.isnan(v) for ci in bootstrap_cis([np.zeros(0)] * 2) for v in ci)

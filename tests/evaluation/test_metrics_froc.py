@@ -5,6 +5,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from wsdet.evaluation.box_ops import box_iou
+from wsdet.evaluation.curves import operating_points
 from wsdet.evaluation.froc import froc, match_detections
 from wsdet.evaluation.matching import greedy_match
 from wsdet.evaluation.tables import BoxTable, pair_indices
@@ -127,3 +128,13 @@ def test_vectorized_greedy_equals_plain_loops():
         np.testing.assert_array_equal(match_detections(gt, dets, thresh), _reference_greedy(gt, dets, thresh))
     rows_det, rows_gt = pair_indices(dets, gt)
     assert (greedy_match(dets.image, dets.scores, rows_det[:0], rows_gt[:0], np.zeros(0)) == -1).all()
+
+
+def test_operating_points_of_tied_and_non_finite_scores():
+    scores = [0.5, np.inf, 0.5, 0.9, np.inf, np.nan, -np.inf, 0.9]
+    positives = [1, 0, 0, 1, 1, 1, 0, 0]
+    thresholds, n_positive, n_selected = operating_points(scores, positives)
+    # tied finite scores: one point; each non-finite score a point of its own, in input order
+    np.testing.assert_array_equal(thresholds, [np.inf, np.inf, 0.9, 0.5, -np.inf, np.nan])
+    np.testing.assert_array_equal(n_positive, [0, 1, 2, 3, 3, 4])
+    np.testing.assert_array_equal(n_selected, [1, 2, 4, 6, 7, 8])

@@ -9,8 +9,10 @@ from wsdet.evaluation.heatmap_ops import (
     boxes_to_mask,
     masks_from_boxes,
     segmentation_to_mask,
+    threshold_levels,
 )
-from wsdet.evaluation.maxboxacc import CAM_THRESHOLDS, best_box_iou, contour_boxes, max_box_acc
+from wsdet.evaluation.contour_sweep import sweep_contour_boxes
+from wsdet.evaluation.maxboxacc import CAM_THRESHOLDS, best_box_iou, max_box_acc
 from wsdet.evaluation.peak_metrics import pointing_hits, stl_localization_ap
 from wsdet.evaluation.pixel_metrics import choose_pixel_threshold, pixel_counts, pixel_scores, pxap
 from wsdet.evaluation.tables import BoxTable
@@ -27,17 +29,56 @@ def _gt(*per_sample):
     )
 
 
-def test_contour_boxes_equal_findcontours_at_every_threshold():
+def _findcontours_boxes(binary: np.ndarray):
+    contours, _ = cv2.findContours(binary.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    return sorted((x, y, x + w, y + h) for x, y, w, h in map(cv2.boundingRect, contours))
+
+
+@pytest.mark.parametrize("kind", ["smooth", "noise", "few levels"])
+def test_sweep_contour_boxes_equal_findcontours_at_every_threshold(kind):
     rng = np.random.default_rng(0)
-    for _ in range(20):
-        h, w = rng.integers(4, 30, 2)
-        heatmap = normalize_heatmaps(cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (3, 3), 1), "minmax")
-        boxes, slot = contour_boxes(heatmap, CAM_THRESHOLDS)
-        for k, t in enumerate(CAM_THRESHOLDS):
-            binary = (heatmap >= np.float32(t)).astype(np.uint8)
-            contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-            expected = sorted((x, y, x + bw, y + bh) for x, y, bw, bh in map(cv2.boundingRect, contours))
-            assert sorted(map(tuple, boxes[slot == k].astype(int).tolist())) == expected
+    for _ in range(15):
+        h, w = rng.integers(1, 30, 2)
+        noise = rng.random((h, w)).astype(np.float32)
+        heatmap = {
+            "smooth": cv2.GaussianBlur(noise, (3, 3), 1),
+            "noise": noise,  # many components, holes inside holes, diagonal touches
+            "few levels": np.floor(noise * 3),  # plateaus: ties of level
+        }[kind]
+        heatmap = normalize_heatmaps(heatmap, "minmax")
+        thresholds = CAM_THRESHOLDS.astype(np.float32)
+        levels = np.searchsorted(thresholds, heatmap, side="right")[None]
+        boxes, index, slot = sweep_contour_boxes(levels, len(thresholds))
+        assert (index == 0).all()
+        for k, t in enumerate(thresholds):
+            found = sorted(map(tuple, boxes[slot == k].tolist()))
+            assert found == _findcontours_boxes(heatmap >= t)
+
+
+def test_sweep_contour_boxes_hand_cases():
+    ring = np.ones((5, 5), dtype=int)
+    ring[2, 2] = 0  # one hole: its border box is the hole grown by one pixel
+    diagonal = np.eye(4, dtype=int)  # one 8-connected component
+    checker = np.indices((4, 4)).sum(axis=0) % 2  # 8 ones touching diagonally: one component, holes
+    for binary in (ring, diagonal, checker):
+        boxes, _, _ = sweep_contour_boxes(binary[None], 1)
+        assert sorted(map(tuple, boxes.tolist())) == _findcontours_boxes(binary)
+    boxes, _, _ = sweep_contour_boxes(ring[None], 1)
+    assert sorted(map(tuple, boxes.tolist())) == [(0, 0, 5, 5), (1, 1, 4, 4)]
+    # two maps at once, three thresholds: level 2 reaches thresholds 0 and 1
+    levels = np.array([[[0, 2, 0], [0, 0, 0]], [[3, 3, 3], [3, 0, 3]]])
+    boxes, index, slot = sweep_contour_boxes(levels, 3)
+    found = sorted(zip(index.tolist(), slot.tolist(), map(tuple, boxes.tolist())))
+    assert all(len(x) == 0 for x in sweep_contour_boxes(np.zeros((0, 3, 3), dtype=int), 5))
+    assert best_box_iou([np.ones((3, 3))], _gt([[0, 0, 1, 1]]), []).shape == (1, 0)
+    u_shape = (0, 0, 3, 2)
+    assert found == [
+        (0, 0, (1, 0, 2, 1)),
+        (0, 1, (1, 0, 2, 1)),
+        (1, 0, u_shape),
+        (1, 1, u_shape),
+        (1, 2, u_shape),
+    ]
 
 
 def test_maxboxacc_perfect_worst_and_hand_case():
@@ -121,3 +162,50 @@ def test_masks_from_boxes_and_segmentations():
     full[20:, :20] = 1
     rle = segmentation_to_mask(mask_utils.encode(full), (40, 40), (4, 4))
     assert rle.sum() == 4 and rle[2:, :2].all()
+
+
+def test_minmax_normalize_each_map_of_a_stack():
+    maps = np.array([[[1, 3], [5, 5]], [[2, 2], [2, 2]], [[-1, 0], [0, 1]]], dtype=np.float16)
+    expected = [[[0, 0.5], [1, 1]], [[0, 0], [0, 0]], [[0, 0.5], [0.5, 1]]]
+    normalized = normalize_heatmaps(maps, "minmax")
+    assert normalized.dtype == np.float32
+    np.testing.assert_array_equal(normalized, expected)
+    np.testing.assert_array_equal(normalize_heatmaps(maps[0], "minmax"), expected[0])
+    assert not normalize_heatmaps(np.array([[np.nan, 1.0]]), "minmax").any()  # NaN: as a constant map
+
+
+@pytest.mark.parametrize(
+    "thresholds",
+    [
+        CAM_THRESHOLDS,
+        [0.5],
+        [0.2, 0.2, 0.7],
+        [0.0, 1e-9, 2e-9, 3e-9, 1.0],  # several in one bin
+        [-np.inf, 0.0, np.inf],  # an unbounded span
+        np.sort(np.random.default_rng(0).normal(0, 10, 50)),
+    ],
+)
+def test_threshold_levels_equal_searchsorted(thresholds):
+    thresholds = np.asarray(thresholds, dtype=np.float32)
+    values = np.random.default_rng(1).normal(0.5, 2, 5000)
+    special = [np.inf, -np.inf, 0.0, -0.0, 3.4e38, -3.4e38]
+    values = np.concatenate(
+        [values, thresholds, np.nextafter(thresholds, 2), np.nextafter(thresholds, -2), special]
+    )
+    values = values.astype(np.float32)
+    np.testing.assert_array_equal(
+        threshold_levels(values, thresholds), np.searchsorted(thresholds, values, side="right")
+    )
+    assert threshold_levels(np.array([np.nan], dtype=np.float32), thresholds)[0] == 0  # NaN reaches none
+    assert threshold_levels(values, np.zeros(0, dtype=np.float32)).max() == 0
+
+
+def test_masks_of_samples_of_two_shapes():
+    gt = _gt([[0, 0, 2, 1], [1, 1, 3, 3]], [], [[0.2, 0.2, 0.4, 0.4]], [[4, 0, 6, 1]])
+    masks = masks_from_boxes(gt, [(3, 3), (2, 2), (3, 3), (2, 6)])
+    np.testing.assert_array_equal(masks[0], [[1, 1, 0], [0, 1, 1], [0, 1, 1]])
+    assert masks[1].shape == (2, 2) and not masks[1].any()
+    np.testing.assert_array_equal(
+        masks[2], [[1, 0, 0], [0, 0, 0], [0, 0, 0]]
+    )  # a sub-pixel box: its centre pixel
+    np.testing.assert_array_equal(masks[3], [[0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]])

@@ -5,7 +5,7 @@ denominator is 1 per image), e.g. CorLoc = correct localizations / lesions. Resa
 image-wise, with replacement, as per-image multiplicities (vectorized, in memory-bounded chunks).
 """
 
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -48,12 +48,30 @@ def bootstrap_ci(
     Pass only the images the statistic is about (e.g. images with a lesion for CorLoc). Returns
     ``(nan, nan)`` for no images.
     """
-    if len(numerator) == 0:
-        return float("nan"), float("nan")
-    sums = _resampled_sums(_columns(numerator, denominator), n_resamples, seed)
+    return bootstrap_cis([numerator], denominator, n_resamples, confidence, seed)[0]
+
+
+def bootstrap_cis(
+    numerators: Sequence[np.ndarray],
+    denominator: Optional[np.ndarray] = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> List[Tuple[float, float]]:
+    """:func:`bootstrap_ci` of several numerators over the same images, from one set of resamples.
+
+    Each CI equals ``bootstrap_ci(numerator, denominator, ...)`` (the same resamples; sums of
+    integer counts are exact, other values may differ in the last bits).
+    """
+    if len(numerators[0]) == 0:
+        return [(float("nan"), float("nan"))] * len(numerators)
+    sums = _resampled_sums(_columns(*numerators, denominator), n_resamples, seed)
     tail = (1.0 - confidence) / 2.0
-    low, high = np.nanquantile(_ratio(sums[:, 0], sums[:, 1]), [tail, 1.0 - tail])
-    return float(low), float(high)
+    cis = []
+    for k in range(len(numerators)):
+        low, high = np.nanquantile(_ratio(sums[:, k], sums[:, -1]), [tail, 1.0 - tail])
+        cis.append((float(low), float(high)))
+    return cis
 
 
 def paired_bootstrap_pvalue(

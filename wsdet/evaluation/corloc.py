@@ -12,11 +12,11 @@ Two definitions, both per (image, class c) with at least one GT box of class c, 
 Overall CorLoc pools the (image, class) pairs; with one lesion class per image it is per image.
 """
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .bootstrap import bootstrap_ci, paired_bootstrap_pvalue
+from .bootstrap import bootstrap_cis, paired_bootstrap_pvalue
 from .box_ops import box_iou
 from .tables import BoxTable, pair_indices
 
@@ -24,12 +24,21 @@ DEFINITIONS = ("official", "top1")
 
 
 def _top_per_image_class(dets: BoxTable) -> np.ndarray:
-    """Rows of the highest-scoring detection of each (image, class); ties: the first row."""
-    order = np.lexsort((-dets.scores, dets.classes, dets.image))
-    image, classes = dets.image[order], dets.classes[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (image[1:] != image[:-1]) | (classes[1:] != classes[:-1])
-    return order[first]
+    """Rows of the highest-scoring detection of each (image, class), in (image, class) order.
+
+    Ties: the first row; NaN scores lose to any other score (a group of only NaN scores: its first row).
+    """
+    if not len(dets):
+        return np.zeros(0, dtype=np.int64)
+    num_classes = int(dets.classes.max()) + 1
+    key = dets.image * num_classes + dets.classes
+    best = np.full(int(key.max()) + 1, np.nan)
+    np.fmax.at(best, key, dets.scores)
+    rows = np.arange(len(dets))
+    winner = (dets.scores == best[key]) | np.isnan(best[key])
+    first = np.full(len(best), len(dets))
+    np.minimum.at(first, key[winner], rows[winner])
+    return first[first < len(dets)]
 
 
 def corloc_outcomes(
@@ -75,26 +84,40 @@ def _per_image(
     return num[den > 0], den[den > 0]
 
 
-def _summary(num: np.ndarray, den: np.ndarray, n_resamples: int, seed: int) -> Dict[str, object]:
-    value = float(num.sum() / den.sum()) if den.sum() else float("nan")
-    low, high = bootstrap_ci(num, den, n_resamples=n_resamples, seed=seed)
-    return {"corloc": value, "ci95": [low, high], "num_images": int(len(den))}
+def _summaries(
+    nums: Sequence[np.ndarray], den: np.ndarray, n_resamples: int, seed: int
+) -> List[Dict[str, object]]:
+    cis = bootstrap_cis(nums, den, n_resamples=n_resamples, seed=seed)
+    return [
+        {
+            "corloc": float(num.sum() / den.sum()) if den.sum() else float("nan"),
+            "ci95": [low, high],
+            "num_images": int(len(den)),
+        }
+        for num, (low, high) in zip(nums, cis)
+    ]
 
 
 def summarize_corloc(
-    correct: np.ndarray,
+    corrects: Sequence[np.ndarray],
     has_gt: np.ndarray,
     class_names: Sequence[str],
     n_resamples: int = 1000,
     seed: int = 0,
-) -> Dict[str, object]:
-    """CorLoc overall and per class, each with a 95% bootstrap CI over the images with a lesion."""
-    result = _summary(*_per_image(correct, has_gt, None), n_resamples, seed)
-    result["per_class"] = {
-        name: _summary(*_per_image(correct, has_gt, c), n_resamples, seed)
-        for c, name in enumerate(class_names)
-    }
-    return result
+) -> List[Dict[str, object]]:
+    """CorLoc of each outcome array of ``corrects`` (the same images) overall and per class, each with
+    a 95% bootstrap CI over the images with a lesion (one set of resamples serves all ``corrects``)."""
+
+    def per_scope(class_index: Optional[int]) -> List[Dict[str, object]]:
+        den = _per_image(corrects[0], has_gt, class_index)[1]
+        nums = [_per_image(correct, has_gt, class_index)[0] for correct in corrects]
+        return _summaries(nums, den, n_resamples, seed)
+
+    results = per_scope(None)
+    per_class = [per_scope(c) for c in range(len(class_names))]
+    for k, result in enumerate(results):
+        result["per_class"] = {name: per_class[c][k] for c, name in enumerate(class_names)}
+    return results
 
 
 def corloc_pvalue(
@@ -128,12 +151,13 @@ def corloc_report(
     """
     if normal is None:
         normal = np.bincount(gt.image, minlength=num_images) == 0
-    report: Dict[str, object] = {}
-    for definition in DEFINITIONS:
-        correct, has_gt = corloc_outcomes(
-            gt, dets, num_images, len(class_names), definition, score_thresh, iou_thresh
-        )
-        report[definition] = summarize_corloc(correct, has_gt, class_names, n_resamples, seed)
+    outcomes = [
+        corloc_outcomes(gt, dets, num_images, len(class_names), definition, score_thresh, iou_thresh)
+        for definition in DEFINITIONS
+    ]
+    has_gt = outcomes[0][1]
+    summaries = summarize_corloc([correct for correct, _ in outcomes], has_gt, class_names, n_resamples, seed)
+    report: Dict[str, object] = dict(zip(DEFINITIONS, summaries))
     report["fp_per_normal_image"] = false_positives_per_normal_image(dets, normal, score_thresh)
     report["num_normal_images"] = int(np.count_nonzero(normal))
     return report

@@ -14,7 +14,9 @@ def operating_points(scores: np.ndarray, positives: np.ndarray) -> Tuple[np.ndar
     scores = np.asarray(scores, dtype=np.float64)
     if len(scores) == 0:
         return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    order = np.argsort(-scores, kind="stable")
+    # within tied finite scores the order does not change the points; each non-finite score is a
+    # point of its own (their differences are NaN), in input order
+    order = np.argsort(-scores, kind="quicksort" if np.isfinite(scores).all() else "stable")
     sorted_scores = scores[order]
     cum_pos = np.cumsum(np.asarray(positives, dtype=np.int64)[order])
     last = np.append(np.flatnonzero(np.diff(sorted_scores)), len(scores) - 1)

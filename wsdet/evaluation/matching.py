@@ -14,13 +14,15 @@ def greedy_match(
 
     Args:
         det_image, det_scores: ``(D,)`` image index and score of every detection.
-        pair_det, pair_gt, pair_quality: the candidate (detection, GT) pairs, i.e. only the pairs
-            that satisfy the hit criterion, and a quality (e.g. IoU) to choose among them.
+        pair_det, pair_gt, pair_quality: the candidate (detection, GT) pairs, a detection and a GT box
+            of the same image, i.e. only the pairs that satisfy the hit criterion, and a quality
+            (e.g. IoU) to choose among them.
 
     Within each image, detections are visited by decreasing score (ties: input order); each takes
     the still unmatched candidate GT of highest quality (ties: lowest GT index). A detection hits at
     most one GT and a GT is hit at most once. Images are processed in parallel: the loop runs over
-    the score rank within an image, so its length is the largest number of detections of an image.
+    the score rank within an image among the detections with a candidate pair, so its length is the
+    largest number of such detections in an image.
 
     Returns:
         ``(D,)`` index of the GT matched to each detection, -1 when unmatched.
@@ -29,10 +31,13 @@ def greedy_match(
     matched = np.full(n, -1, dtype=np.int64)
     if len(pair_det) == 0:
         return matched
-    order = np.lexsort((-np.asarray(det_scores, dtype=np.float64), det_image))
-    sorted_image = np.asarray(det_image)[order]
+    # only detections with a candidate pair compete: rank them within their image
+    dets = np.unique(pair_det)
+    image = np.asarray(det_image)[dets]
+    order = np.lexsort((-np.asarray(det_scores, dtype=np.float64)[dets], image))
+    sorted_image = image[order]
     rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - np.searchsorted(sorted_image, sorted_image, side="left")
+    rank[dets[order]] = np.arange(len(dets)) - np.searchsorted(sorted_image, sorted_image, side="left")
 
     pair_rank = rank[pair_det]
     by_rank = np.lexsort((pair_gt, -pair_quality, pair_det, pair_rank))

@@ -5,43 +5,22 @@ contours of the map thresholded at >= t (cv2.findContours, outer and hole border
 reference code); a sample's IoU at t is the best IoU between any of those boxes and any of its GT
 boxes (0 when nothing is above t). BoxAcc(t, delta) = fraction of samples with IoU >= delta;
 MaxBoxAcc(delta) = max over t; MaxBoxAccV2 = mean of MaxBoxAcc over delta in {0.3, 0.5, 0.7}.
+The contour boxes of all thresholds come from :mod:`.contour_sweep`, for many maps at once.
 """
 
-from typing import Dict, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 from ..modeling.cam.postprocessing import normalize_heatmaps
 from .box_ops import box_iou
+from .contour_sweep import sweep_contour_boxes
+from .heatmap_ops import threshold_levels
 from .tables import BoxTable
 
 CAM_THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.01), 2)  # the reference sweep (interval 0.01)
 IOU_DELTAS = (0.3, 0.5, 0.7)
-
-
-def contour_boxes(heatmap: np.ndarray, thresholds: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Boxes around all contours of ``heatmap >= t`` for every ``t``: ``(boxes (m, 4), threshold index (m,))``
-
-    All thresholded maps are stacked vertically, one empty row apart, so a single findContours call
-    serves the whole sweep. Boxes are XYXY in heatmap pixel coordinates.
-    """
-    height, width = heatmap.shape
-    stack = np.zeros((len(thresholds), height + 1, width), dtype=np.uint8)
-    np.greater_equal(
-        heatmap[None], np.asarray(thresholds, dtype=heatmap.dtype)[:, None, None], out=stack[:, :height]
-    )
-    contours, _ = cv2.findContours(stack.reshape(-1, width), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
-    lengths = np.fromiter((len(c) for c in contours), dtype=np.int64, count=len(contours))
-    points = np.concatenate(contours).reshape(-1, 2)
-    starts = np.cumsum(lengths) - lengths
-    x0, y0 = np.minimum.reduceat(points, starts).T
-    x1, y1 = np.maximum.reduceat(points, starts).T + 1
-    slot = y0 // (height + 1)
-    top = slot * (height + 1)
-    return np.stack([x0, y0 - top, x1, y1 - top], axis=1).astype(np.float64), slot.astype(np.int64)
+_CHUNK_PIXELS = 1 << 22  # map pixels swept at once
 
 
 def best_box_iou(
@@ -49,14 +28,34 @@ def best_box_iou(
 ) -> np.ndarray:
     """``(n_samples, n_thresholds)`` best IoU between the contour boxes and the GT boxes of each sample.
 
-    ``gt.image`` indexes ``heatmaps``; GT boxes are in heatmap pixel coordinates.
+    ``gt.image`` indexes ``heatmaps``; GT boxes are in heatmap pixel coordinates. Samples without GT
+    boxes get 0.
     """
-    best = np.zeros((len(heatmaps), len(thresholds)))
-    for i, (heatmap, gt_boxes) in enumerate(zip(heatmaps, gt.boxes_per_image(len(heatmaps)))):
-        boxes, slot = contour_boxes(normalize_heatmaps(heatmap, "minmax"), thresholds)
-        if len(boxes) and len(gt_boxes):
-            np.maximum.at(best[i], slot, box_iou(boxes[:, None], gt_boxes[None]).max(axis=1))
-    return best
+    sweep, column = np.unique(np.asarray(thresholds, dtype=np.float32), return_inverse=True)
+    best = np.zeros((len(heatmaps), len(sweep)))
+    order = np.argsort(gt.image, kind="stable")
+    gt_boxes = gt.boxes[order]
+    count = np.bincount(gt.image, minlength=len(heatmaps))[: len(heatmaps)]
+    first = np.cumsum(count) - count
+    by_shape: Dict[Tuple[int, ...], List[int]] = {}
+    for i in np.flatnonzero(count):
+        by_shape.setdefault(np.shape(heatmaps[i]), []).append(i)
+    if not len(sweep):
+        by_shape.clear()
+    for shape, samples in by_shape.items():
+        step = max(1, _CHUNK_PIXELS // max(1, int(np.prod(shape))))
+        for start in range(0, len(samples), step):
+            chunk = np.array(samples[start : start + step])
+            maps = normalize_heatmaps(np.stack([heatmaps[i] for i in chunk]), "minmax")
+            boxes, local, slot = sweep_contour_boxes(threshold_levels(maps, sweep), len(sweep))
+            # every box against every GT box of its sample
+            sample = chunk[local]
+            pairs = count[sample]
+            box_row = np.repeat(np.arange(len(boxes)), pairs)
+            gt_row = np.arange(int(pairs.sum())) + np.repeat(first[sample] - np.cumsum(pairs) + pairs, pairs)
+            iou = box_iou(boxes[box_row].astype(np.float64), gt_boxes[gt_row])
+            np.maximum.at(best, (sample[box_row], slot[box_row]), iou)
+    return best.take(column.reshape(-1), axis=1)
 
 
 def max_box_acc(

@@ -13,13 +13,16 @@ probabilities); the prediction P at threshold t is ``map >= t``.
 """
 
 from dataclasses import dataclass
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from ..modeling.cam.postprocessing import normalize_heatmaps
 from .curves import ap_from_counts
+from .heatmap_ops import threshold_levels
 from .maxboxacc import CAM_THRESHOLDS
+
+_CHUNK_PIXELS = 1 << 22  # map pixels counted at once
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,30 @@ def pixel_counts(
     n, n_thr = len(heatmaps), len(thresholds)
     overlap, predicted = np.zeros((n, n_thr), dtype=np.int64), np.zeros((n, n_thr), dtype=np.int64)
     positive, total = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    for i, (heatmap, mask) in enumerate(zip(heatmaps, masks)):
-        values = normalize_heatmaps(heatmap, "minmax") if normalize else np.asarray(heatmap, dtype=np.float32)
-        # level = number of thresholds <= value: the pixel is predicted at thresholds[:level]
-        level = np.searchsorted(thresholds, values.ravel(), side="right")
-        mask = np.asarray(mask, dtype=bool).ravel()
-        for out, selected in ((predicted, level), (overlap, level[mask])):
-            out[i] = np.cumsum(np.bincount(selected, minlength=n_thr + 1)[::-1])[::-1][1:]
-        positive[i], total[i] = mask.sum(), mask.size
+    # float32 values reach a float64 threshold t exactly when they reach the smallest float32 >= t
+    reachable = thresholds.astype(np.float32)
+    below = reachable.astype(np.float64) < thresholds
+    reachable[below] = np.nextafter(reachable[below], np.float32(np.inf))
+    by_shape: Dict[Tuple[int, ...], List[int]] = {}
+    for i, heatmap in enumerate(heatmaps):
+        by_shape.setdefault(np.shape(heatmap), []).append(i)
+    for shape, samples in by_shape.items():
+        step = max(1, _CHUNK_PIXELS // max(1, int(np.prod(shape))))
+        for start in range(0, len(samples), step):
+            chunk = np.array(samples[start : start + step])
+            values = np.stack([np.asarray(heatmaps[i], dtype=np.float32) for i in chunk])
+            values = normalize_heatmaps(values, "minmax") if normalize else values
+            # level = number of thresholds <= value (NaN: all); the pixel is predicted at thresholds[:level]
+            level = threshold_levels(values, reachable).reshape(len(chunk), -1).astype(np.int32)
+            nan = np.isnan(values.reshape(len(chunk), -1))
+            if nan.any():
+                level[nan] = n_thr
+            level += (np.arange(len(chunk), dtype=np.int32) * (n_thr + 1))[:, None]
+            mask = np.stack([np.asarray(masks[i], dtype=bool).reshape(-1) for i in chunk])
+            for out, selected in ((predicted, level), (overlap, level[mask])):
+                counts = np.bincount(selected.ravel(), minlength=len(chunk) * (n_thr + 1))
+                out[chunk] = np.cumsum(counts.reshape(len(chunk), n_thr + 1)[:, ::-1], axis=1)[:, ::-1][:, 1:]
+            positive[chunk], total[chunk] = mask.sum(axis=1), mask.shape[1]
     return PixelCounts(thresholds, overlap, predicted, positive, total)
 
 

@@ -54,8 +54,8 @@ class BoxTable:
 
 
 def _concat(parts: Sequence[np.ndarray], row_shape: Tuple[int, ...]) -> np.ndarray:
-    rows = [np.asarray(p, dtype=np.float64).reshape(-1, *row_shape) for p in parts]
-    return np.concatenate(rows) if rows else np.zeros((0, *row_shape))
+    rows = [np.reshape(p, (-1, *row_shape)) for p in parts]
+    return np.concatenate(rows).astype(np.float64) if rows else np.zeros((0, *row_shape))
 
 
 def pair_indices(a: BoxTable, b: BoxTable, same_class: bool = True) -> Tuple[np.ndarray, np.ndarray]:

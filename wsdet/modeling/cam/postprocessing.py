@@ -16,8 +16,8 @@ def normalize_heatmaps(maps: Maps, mode: str) -> Maps:
     """
     Heatmaps (..., H, W) in [0, 1], each (H, W) map on its own: ``"absolute"`` clips the values (maps
     that already are probabilities, e.g. PCAM's), ``"minmax"`` rescales the map's minimum to 0 and its
-    maximum to 1 (Choe et al., CVPR 2020), a constant map giving zeros. Numpy arrays come back as
-    float32 arrays; tensors keep their dtype and stay differentiable.
+    maximum to 1 (Choe et al., CVPR 2020), a constant map (or one holding NaN) giving zeros. Numpy arrays
+    come back as float32 arrays; tensors keep their dtype and stay differentiable.
     """
     if mode not in HEATMAP_NORMALIZATIONS:
         raise ValueError(f"heatmap normalization must be one of {HEATMAP_NORMALIZATIONS}, got {mode!r}")
@@ -27,10 +27,12 @@ def normalize_heatmaps(maps: Maps, mode: str) -> Maps:
         return maps.clip(0.0, 1.0)
     if isinstance(maps, torch.Tensor):
         low, high = maps.amin(dim=(-2, -1), keepdim=True), maps.amax(dim=(-2, -1), keepdim=True)
-    else:
-        low, high = maps.min(axis=(-2, -1), keepdims=True), maps.max(axis=(-2, -1), keepdims=True)
-    span = high - low
-    return (maps - low) / (span + (span <= 0)) * (span > 0)
+        span = high - low
+        return (maps - low) / (span + (span <= 0)) * (span > 0)
+    low, high = maps.min(axis=(-2, -1), keepdims=True), maps.max(axis=(-2, -1), keepdims=True)
+    normalized = np.zeros_like(maps)
+    np.divide(maps - low, high - low, out=normalized, where=high > low)  # NaN spans: as constant maps
+    return normalized
 
 
 def resize_heatmaps(
