@@ -25,7 +25,8 @@ def add_wsdet_config(cfg: CN) -> None:
     _C.WSDET.DICOM.WINDOW = []
 
     _C.WSDET.EVAL = CN()
-    # Detection score threshold of CorLoc (official BUS definition), FP per normal image, IoBB accuracy.
+    # Detection score threshold of CorLoc (official BUS definition), FP per normal image and the IoBB
+    # accuracy of detectors (that of heatmap models takes every box of the GT class's map).
     _C.WSDET.EVAL.SCORE_THRESH = 0.5
     # A detection hits a lesion when IoU > IOU_THRESH (CorLoc, FROC).
     _C.WSDET.EVAL.IOU_THRESH = 0.5
