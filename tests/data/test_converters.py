@@ -1,7 +1,7 @@
 """Dataset converters on small fixtures written in the public datasets' real layouts and CSV headers."""
-import importlib.util
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -41,12 +41,11 @@ def rect_mask(*rects, size=(H, W)):
     return mask
 
 
-def load_cli():
-    path = os.path.join(REPO, "tools", "convert_dataset.py")
-    spec = importlib.util.spec_from_file_location("convert_dataset", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run_cli(argv, cwd=None):
+    """``tools/convert_dataset.py argv``: (exit code, stdout, stderr)."""
+    result = subprocess.run([sys.executable, os.path.join(REPO, "tools", "convert_dataset.py"), *argv],
+                            cwd=cwd, capture_output=True, text=True, timeout=300)
+    return result.returncode, result.stdout, result.stderr
 
 
 # ----------------------------------------------------------------------------------------------- BUSI
@@ -203,13 +202,12 @@ def test_split_weak_fraction_per_class_and_seed():
         split_weak(synthetic_conversion(), 1.5, seed=0)
 
 
-def test_cli_busi_weak_split(busi_root, tmp_path, capsys):
-    cli = load_cli()
+def test_cli_busi_weak_split(busi_root, tmp_path):
     strong_json, weak_json = str(tmp_path / "out" / "s.json"), str(tmp_path / "out" / "w.json")
     argv = ["busi", "--input", busi_root, "--output-json", strong_json, "--weak-output-json", weak_json,
             "--weak-fraction", "0.5", "--seed", "1"]
-    assert cli.main(argv) == 0
-    summary = capsys.readouterr().out
+    code, summary, _ = run_cli(argv)
+    assert code == 0
     assert "skipped 1 (not a PNG file)" in summary and "Thumbs.db" in summary
     with open(strong_json) as f:
         strong = json.load(f)
@@ -219,13 +217,13 @@ def test_cli_busi_weak_split(busi_root, tmp_path, capsys):
     assert len(strong["images"]) == 2 and len(weak["images"]) == 5
     assert "annotations" not in weak
     assert {a["image_id"] for a in strong["annotations"]} <= {img["id"] for img in strong["images"]}
-    with pytest.raises(SystemExit):
-        cli.main(["busi", "--input", busi_root, "--output-json", strong_json, "--weak-fraction", "0.5"])
+    code, _, error = run_cli(["busi", "--input", busi_root, "--output-json", strong_json, "--weak-fraction", "0.5"])
+    assert code == 2 and "--weak-fraction" in error  # an argument error
 
 
-def test_cli_reports_skipped_weak_images_without_weak_output(busi_root, tmp_path, capsys):
-    assert load_cli().main(["busi", "--input", busi_root, "--output-json", str(tmp_path / "s.json")]) == 0
-    summary = capsys.readouterr().out
+def test_cli_reports_skipped_weak_images_without_weak_output(busi_root, tmp_path):
+    code, summary, _ = run_cli(["busi", "--input", busi_root, "--output-json", str(tmp_path / "s.json")])
+    assert code == 0
     assert "skipped 2 (image-label-only image and no weak output file given)" in summary
 
 
@@ -422,28 +420,22 @@ def test_udiat_xlsx_with_openpyxl(udiat_root, tmp_path):
     "weak_name", ["s.json", "./s.json", "sub/../s.json", "link.json"],
     ids=["same", "dot", "dotdot", "symlink"],
 )
-def test_cli_refuses_one_file_for_both_outputs(busi_root, tmp_path, capsys, weak_name):
+def test_cli_refuses_one_file_for_both_outputs(busi_root, tmp_path, weak_name):
     (tmp_path / "sub").mkdir()
     os.symlink(tmp_path / "s.json", tmp_path / "link.json")
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        code = load_cli().main(
-            ["busi", "--input", busi_root, "--output-json", "s.json", "--weak-output-json", weak_name]
-        )
-    finally:
-        os.chdir(cwd)
+    code, _, error = run_cli(["busi", "--input", busi_root, "--output-json", "s.json", "--weak-output-json", weak_name],
+                             cwd=str(tmp_path))
     assert code == 1
-    assert "the strong output s.json and the weak output" in capsys.readouterr().err
+    assert "the strong output s.json and the weak output" in error
     assert not (tmp_path / "s.json").exists()
 
 
-def test_cli_refuses_to_overwrite_an_input(udiat_root, tmp_path, capsys):
+def test_cli_refuses_to_overwrite_an_input(udiat_root, tmp_path):
     labels = os.path.join(udiat_root, "DatasetB.csv")
     before = open(labels).read()
-    code = load_cli().main(["udiat", "--input", udiat_root, "--output-json", labels])
+    code, _, error = run_cli(["udiat", "--input", udiat_root, "--output-json", labels])
     assert code == 1
-    assert f"the strong output {labels} is the input {labels}" in capsys.readouterr().err
+    assert f"the strong output {labels} is the input {labels}" in error
     assert open(labels).read() == before
 
 

@@ -5,10 +5,11 @@ import pytest
 
 from wsdet.evaluation.bootstrap import bootstrap_ci, bootstrap_cis, paired_bootstrap_pvalue
 from wsdet.evaluation.corloc import (
-    _top_per_image_class,
+    _top_per_group,
     corloc_outcomes,
     corloc_pvalue,
     corloc_report,
+    corloc_sweep,
     false_positives_per_normal_image,
 )
 from wsdet.evaluation.tables import BoxTable
@@ -131,8 +132,10 @@ def test_top_detection_per_image_and_class():
     )
     # (0, 0): the 0.9; (0, 1): the only one; (1, 0): the first of the tied 0.7s, NaN loses;
     # (2, 1): only NaN scores, the first
-    np.testing.assert_array_equal(_top_per_image_class(dets), [1, 2, 3, 6])
-    assert len(_top_per_image_class(BoxTable.from_per_image([], []))) == 0
+    np.testing.assert_array_equal(_top_per_group(dets, per_class=True), [1, 2, 3, 6])
+    assert len(_top_per_group(BoxTable.from_per_image([], []), per_class=True)) == 0
+    # over all classes: image 0's 0.9 (class 0), image 1's first 0.7, image 2's first NaN
+    np.testing.assert_array_equal(_top_per_group(dets, per_class=False), [1, 3, 6])
 
 
 def test_bootstrap_cis_are_those_of_bootstrap_ci_from_one_draw():
@@ -142,3 +145,31 @@ def test_bootstrap_cis_are_those_of_bootstrap_ci_from_one_draw():
     cis = bootstrap_cis(nums, den, n_resamples=300, seed=4)
     assert cis == [bootstrap_ci(num, den, n_resamples=300, seed=4) for num in nums]
     assert all(np.isnan(v) for ci in bootstrap_cis([np.zeros(0)] * 2) for v in ci)
+
+
+def test_top1_over_all_classes_counts_a_classification_error():
+    # image 0: a benign lesion; the top detection (0.9) is a malignant box on it, a benign box (0.6) too
+    gt = BoxTable([0, 1], [A, B], [0, 1], np.ones(2))
+    dets = BoxTable([0, 0, 1], [A, A, B], [1, 0, 1], [0.9, 0.6, 0.8])
+    per_class, _ = corloc_outcomes(gt, dets, 2, 2, "top1")
+    any_class, _ = corloc_outcomes(gt, dets, 2, 2, "top1_any_class")
+    np.testing.assert_array_equal(per_class, [[1, 0], [0, 1]])
+    np.testing.assert_array_equal(any_class, [[0, 0], [0, 1]])
+    report = corloc_report(gt, dets, 2, NAMES, n_resamples=50)
+    assert report["top1"]["corloc"] == 1.0 and report["top1_any_class"]["corloc"] == 0.5
+
+
+def test_corloc_and_false_positives_at_every_score_threshold():
+    gt, dets = _case()
+    normal = np.array([False, False, False, True, True])
+    sweep = corloc_sweep(gt, dets, 5, 2, normal, thresholds=[0.2, 0.4, 0.5, 0.7, 0.95])
+    # best hitting score per lesion: 0.6, 0.4 and none (image 2's box has the wrong class)
+    assert sweep["corloc_official"] == pytest.approx([2 / 3, 2 / 3, 1 / 3, 0, 0])
+    # scores on the normal images: 0.7, 0.5, 0.2
+    assert sweep["fp_per_normal_image"] == pytest.approx([1.5, 1.0, 1.0, 0.5, 0])
+    # detections overlapping no GT box of their class: 0.9, 0.9, 0.7, 0.5, 0.2, over 5 images
+    assert sweep["fp_per_image"] == pytest.approx([1.0, 0.8, 0.8, 0.6, 0])
+    report = corloc_report(gt, dets, 5, NAMES, normal, n_resamples=20)
+    at_half = report["sweep"]["score_thresholds"].index(0.5)
+    assert report["sweep"]["corloc_official"][at_half] == pytest.approx(report["official"]["corloc"])
+    assert report["sweep"]["fp_per_normal_image"][at_half] == pytest.approx(report["fp_per_normal_image"])

@@ -116,7 +116,8 @@ def test_pixel_metrics_reference_values():
 def test_corloc_reference_values():
     gt, dets = _detections()
     report = corloc_report(gt, dets, 40, ["a", "b"], n_resamples=500, seed=3)
-    assert report == {
+    pinned = ("official", "top1", "fp_per_normal_image", "num_normal_images")
+    assert {k: report[k] for k in pinned} == {
         "official": {
             "corloc": 0.2571428571428571,
             "ci95": [0.13193112467306023, 0.37330357142857135],

@@ -280,3 +280,14 @@ def test_visualize_results_tool(tmp_path, tiny_coco):
     assert grid is not None and grid.shape[1] == 3 * (192 + 4) + 4
     assert cv2.imread(str(out / "froc.png")) is not None
     # the overlay grid is named after the run folder of the results ("run" in run/inference/v_test)
+
+
+def test_corloc_sweep_plot(tmp_path):
+    from wsdet.visualization import plot_corloc_sweep
+
+    sweep = {"score_thresholds": [0.0, 0.5, 1.0], "corloc_official": [1.0, 0.8, 0.0],
+             "fp_per_normal_image": [9.0, 0.4, 0.0], "fp_per_image": [12.0, 0.9, 0.0]}
+    path = str(tmp_path / "sweep.png")
+    plot_corloc_sweep(path, {"joint": sweep, "strong only": {**sweep, "corloc_official": [0.9, 0.6, 0.0]}})
+    image = cv2.imread(path)
+    assert image is not None and image.shape[:2] == (400, 550)

@@ -40,6 +40,7 @@ COLUMNS: Tuple[Tuple[str, Callable[[RunResult], str]], ...] = (
     ("AP50 (%)", _metric("bbox", "AP50", 1)),
     ("CorLoc official [95% CI]", lambda r: _with_ci(r.test, "corloc", "official")),
     ("CorLoc top-1 [95% CI]", lambda r: _with_ci(r.test, "corloc", "top1")),
+    ("CorLoc top-1, any class", _metric("corloc", "top1_any_class")),
     ("FP / normal image", _metric("corloc", "fp_per_normal_image", 2)),
     ("FROC mean sens.", _metric("froc", "mean_sensitivity")),
     ("acc@IoBB>0.5", _metric("cxr_localization", "acc@iobb0.5")),

@@ -191,6 +191,12 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
         runs.append(_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}", "bus_joint", "WSDET.MIL.MOI",
                          "most_abnormal", init_from="joint, MoI most_abnormal", self_train_fraction=0.5,
                          self_train_init=init))
+    augment = ("WSDET.AUGMENT.ROTATION", "5.0", "WSDET.AUGMENT.CROP", "0.05", "WSDET.AUGMENT.BRIGHTNESS", "0.2",
+               "WSDET.AUGMENT.CONTRAST", "(0.2, 1.8)")
+    runs.append(_bus("joint, MoI most_abnormal, official augmentations", "bus_joint", "WSDET.MIL.MOI", "most_abnormal",
+                     *augment))
+    runs.append(_bus("joint, MoI most_abnormal, official augmentations and class weights", "bus_joint",
+                     "WSDET.MIL.MOI", "most_abnormal", *augment, "WSDET.MIL.CLASS_WEIGHTS", "auto"))
     runs.append(_bus("weak only", "bus_weak_only"))
     runs.append(_bus("weak only, MoI most_abnormal, normal top-1", "bus_weak_only", "WSDET.MIL.MOI",
                      "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", "1"))

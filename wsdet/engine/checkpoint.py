@@ -248,6 +248,8 @@ class WSDetCheckpointer(DetectionCheckpointer):
         finally:
             self._parsed_url_during_load = None  # Detectron2 leaves it set when a load fails
 
+    # _load_file and _load_model are the extension points that fvcore's Checkpointer documents for
+    # subclasses (Detectron2's DetectionCheckpointer overrides them too): there is no public hook.
     def _load_file(self, filename: str) -> Dict[str, Any]:
         if self.allow_unsafe:
             self.logger.warning(f"Loading {filename} with full unpickling ({OPT_IN} is set)")

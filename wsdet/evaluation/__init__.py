@@ -3,6 +3,7 @@
 The metric functions are pure numpy on flat arrays (:class:`BoxTable`), usable on COCO JSON files
 through :mod:`.gt_io`; :class:`LocalizationEvaluator` collects Detectron2 model outputs and runs them.
 """
+from types import ModuleType as _ModuleType
 
 from .bootstrap import bootstrap_ci, paired_bootstrap_pvalue
 from .box_ops import box_iobb, box_iou, points_in_boxes, xywh_to_xyxy
@@ -20,42 +21,4 @@ from .pixel_metrics import choose_pixel_threshold, pixel_counts, pixel_scores, p
 from .suite import EvalSettings, evaluate_records, heatmap_samples
 from .tables import BoxTable
 
-__all__ = [
-    "BoxTable",
-    "EvalSettings",
-    "GroundTruth",
-    "LocalizationEvaluator",
-    "average_precision",
-    "best_box_iou",
-    "binary_metrics",
-    "bootstrap_ci",
-    "box_iobb",
-    "box_iou",
-    "choose_pixel_threshold",
-    "classification_metrics",
-    "corloc_outcomes",
-    "corloc_pvalue",
-    "corloc_report",
-    "cxr_localization",
-    "detections_from_coco_results",
-    "evaluate_records",
-    "false_positives_per_normal_image",
-    "flatten_results",
-    "froc",
-    "gt_from_coco_json",
-    "gt_from_dataset_dicts",
-    "heatmap_samples",
-    "match_detections",
-    "max_box_acc",
-    "paired_bootstrap_pvalue",
-    "pixel_counts",
-    "pixel_scores",
-    "pointing_hits",
-    "points_in_boxes",
-    "pxap",
-    "roc_auc",
-    "save_results_json",
-    "sensitivity_at",
-    "stl_localization_ap",
-    "xywh_to_xyxy",
-]
+__all__ = [k for k, v in globals().items() if not k.startswith("_") and not isinstance(v, _ModuleType)]

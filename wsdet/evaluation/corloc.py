@@ -7,9 +7,13 @@ Two definitions, both per (image, class c) with at least one GT box of class c, 
   the false positives per normal image (detections with score >= ``score_thresh`` on normal images).
 - ``"top1"`` (the usual weakly supervised definition): correct if the top-scoring class-c detection of
   the image (whatever its score; ties: the first) overlaps a class-c GT box. The top detection is
-  taken per class, not over all classes.
+  taken per class, so a detection of the wrong class scoring higher does not count against it.
+- ``"top1_any_class"``: correct if the image's top-scoring detection over all classes has class c and
+  overlaps a class-c GT box, so that a classification error counts as a miss.
 
 Overall CorLoc pools the (image, class) pairs; with one lesion class per image it is per image.
+:func:`corloc_sweep` gives the official CorLoc and the false positives at every score threshold (the
+official code's evaluation curve).
 """
 
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -20,18 +24,18 @@ from .bootstrap import bootstrap_cis, paired_bootstrap_pvalue
 from .box_ops import box_iou
 from .tables import BoxTable, pair_indices
 
-DEFINITIONS = ("official", "top1")
+DEFINITIONS = ("official", "top1", "top1_any_class")
 
 
-def _top_per_image_class(dets: BoxTable) -> np.ndarray:
-    """Rows of the highest-scoring detection of each (image, class), in (image, class) order.
-
-    Ties: the first row; NaN scores lose to any other score (a group of only NaN scores: its first row).
+def _top_per_group(dets: BoxTable, per_class: bool) -> np.ndarray:
+    """Rows of the highest-scoring detection of each (image, class) (``per_class``) or of each image,
+    in group order. Ties: the first row; NaN scores lose to any other score (a group of only NaN
+    scores: its first row).
     """
     if not len(dets):
         return np.zeros(0, dtype=np.int64)
     num_classes = int(dets.classes.max()) + 1
-    key = dets.image * num_classes + dets.classes
+    key = dets.image * num_classes + dets.classes if per_class else dets.image
     best = np.full(int(key.max()) + 1, np.nan)
     np.fmax.at(best, key, dets.scores)
     rows = np.arange(len(dets))
@@ -55,15 +59,59 @@ def corloc_outcomes(
     has_gt[gt.image, gt.classes] = True
     if definition == "official":
         candidates = dets.select(dets.scores >= score_thresh)
-    elif definition == "top1":
-        candidates = dets.select(_top_per_image_class(dets))
+    elif definition in ("top1", "top1_any_class"):
+        candidates = dets.select(_top_per_group(dets, per_class=definition == "top1"))
     else:
         raise ValueError(f"Unknown CorLoc definition {definition!r}; expected one of {DEFINITIONS}")
-    rows_det, rows_gt = pair_indices(candidates, gt)
-    hit = rows_det[box_iou(candidates.boxes[rows_det], gt.boxes[rows_gt]) > iou_thresh]
+    hit = candidates.select(_hitting(candidates, gt, iou_thresh))
     correct = np.zeros_like(has_gt)
-    correct[candidates.image[hit], candidates.classes[hit]] = True
+    correct[hit.image, hit.classes] = True
     return correct, has_gt
+
+
+def _hitting(dets: BoxTable, gt: BoxTable, iou_thresh: float) -> np.ndarray:
+    """Flags of the detections with IoU > ``iou_thresh`` with a GT box of their image and class."""
+    rows_det, rows_gt = pair_indices(dets, gt)
+    hits = np.zeros(len(dets), dtype=bool)
+    hits[rows_det[box_iou(dets.boxes[rows_det], gt.boxes[rows_gt]) > iou_thresh]] = True
+    return hits
+
+
+def corloc_sweep(
+    gt: BoxTable,
+    dets: BoxTable,
+    num_images: int,
+    num_classes: int,
+    normal: np.ndarray,
+    thresholds: Sequence[float] = tuple(np.round(np.linspace(0, 1, 101), 2)),
+    iou_thresh: float = 0.5,
+) -> Dict[str, List[float]]:
+    """
+    The official CorLoc and the false positives at each score threshold: per threshold t, the share of
+    (image, class) lesions with a class-c detection scoring >= t that overlaps them, the detections
+    scoring >= t per normal image, and the detections scoring >= t that overlap no GT box of their
+    class, per image.
+    """
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    has_gt = np.zeros((num_images, num_classes), dtype=bool)
+    has_gt[gt.image, gt.classes] = True
+    hits = _hitting(dets, gt, iou_thresh)
+    best = np.full((num_images, num_classes), -np.inf)  # best score of a hitting detection per lesion
+    np.fmax.at(best, (dets.image[hits], dets.classes[hits]), dets.scores[hits])
+    lesion_best = np.sort(best[has_gt])
+    normal = np.asarray(normal, dtype=bool)
+    on_normal = np.sort(dets.scores[normal[dets.image]])
+    misses = np.sort(dets.scores[~hits])
+
+    def at_least(sorted_scores: np.ndarray) -> np.ndarray:
+        return len(sorted_scores) - np.searchsorted(sorted_scores, thresholds, side="left")
+
+    return {
+        "score_thresholds": thresholds.tolist(),
+        "corloc_official": (at_least(lesion_best) / max(len(lesion_best), 1)).tolist(),
+        "fp_per_normal_image": (at_least(on_normal) / max(int(normal.sum()), 1)).tolist(),
+        "fp_per_image": (at_least(misses) / max(num_images, 1)).tolist(),
+    }
 
 
 def false_positives_per_normal_image(dets: BoxTable, normal: np.ndarray, score_thresh: float = 0.5) -> float:
@@ -160,4 +208,5 @@ def corloc_report(
     report: Dict[str, object] = dict(zip(DEFINITIONS, summaries))
     report["fp_per_normal_image"] = false_positives_per_normal_image(dets, normal, score_thresh)
     report["num_normal_images"] = int(np.count_nonzero(normal))
+    report["sweep"] = corloc_sweep(gt, dets, num_images, len(class_names), normal, iou_thresh=iou_thresh)
     return report

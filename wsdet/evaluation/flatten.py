@@ -11,6 +11,8 @@ from typing import Any, Dict, Mapping, Sequence
 
 from detectron2.utils.file_io import PathManager
 
+from .corloc import DEFINITIONS
+
 Flat = Dict[str, float]
 
 
@@ -25,11 +27,11 @@ def _classification(res: Dict[str, Any], names: Sequence[str]) -> Flat:
 
 def _corloc(res: Dict[str, Any], names: Sequence[str]) -> Flat:
     task: Flat = {}
-    for definition in ("official", "top1"):
+    for definition in DEFINITIONS:
         task[definition] = res[definition]["corloc"]
         task[f"{definition}_ci_low"], task[f"{definition}_ci_high"] = res[definition]["ci95"]
     task["fp_per_normal_image"] = res["fp_per_normal_image"]
-    for definition in ("official", "top1"):
+    for definition in DEFINITIONS:
         task.update({f"{definition}-{n}": res[definition]["per_class"][n]["corloc"] for n in names})
     return task
 

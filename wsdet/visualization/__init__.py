@@ -1,7 +1,7 @@
 """Pictures of wsdet results: image overlays (boxes, heatmaps), PNG grids and FROC plots."""
 from types import ModuleType as _ModuleType
 
-from .curves import froc_band, plot_froc
+from .curves import froc_band, plot_corloc_sweep, plot_froc
 from .overlays import (
     CLASS_COLORS,
     GT_COLOR,

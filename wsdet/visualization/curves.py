@@ -145,3 +145,39 @@ def plot_froc(
 
 def _rate_label(rate: float) -> str:
     return f"1/{round(1 / rate)}" if rate < 1 else f"{rate:g}"
+
+
+def plot_corloc_sweep(
+    path: str,
+    sweeps: Mapping[str, Mapping[str, Sequence[float]]],
+    *,
+    fp_key: str = "fp_per_normal_image",
+    marked_threshold: float = 0.5,
+    title: str = "Official CorLoc vs false positives",
+    figsize: Tuple[float, float] = (5.5, 4.0),
+    dpi: int = 100,
+) -> None:
+    """
+    Write a PNG of the official CorLoc against the false positives (``fp_key`` of the sweep:
+    "fp_per_normal_image" or "fp_per_image") as the score threshold goes from 1 down to 0, one curve
+    per model (``corloc_sweep`` results), the point at ``marked_threshold`` marked and in the legend.
+    """
+    figure = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    for i, (name, sweep) in enumerate(sweeps.items()):
+        thresholds = np.asarray(sweep["score_thresholds"])
+        fps, corloc = np.asarray(sweep[fp_key]), np.asarray(sweep["corloc_official"])
+        at = int(np.argmin(np.abs(thresholds - marked_threshold)))
+        label = f"{name} ({corloc[at]:.3f} at {fps[at]:.2f} FP, score >= {thresholds[at]:g})"
+        ax.plot(fps, corloc, color=f"C{i}", drawstyle="steps-post", label=label)
+        ax.plot([fps[at]], [corloc[at]], "o", color=f"C{i}", markersize=5)
+    ax.set_xscale("symlog", linthresh=0.1)
+    ax.set_ylim(0.0, 1.05)
+    ax.set_xlabel("false positives per normal image" if fp_key == "fp_per_normal_image" else "false positives per image")
+    ax.set_ylabel("CorLoc (official)")
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)

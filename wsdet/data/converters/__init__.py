@@ -4,6 +4,8 @@ Each ``convert_*`` returns a :class:`Conversion` (strong and weak COCO dicts plu
 :func:`split_weak` simulates a strong/weak set-up and :func:`write_conversion` writes the files.
 Command line: ``tools/convert_dataset.py``.
 """
+from types import ModuleType as _ModuleType
+
 from .busi import BUSI_CATEGORIES, convert_busi
 from .chestxray14 import CXR14_CATEGORIES, convert_chestxray14
 from .coco_writer import CocoBuilder, Conversion, write_conversion, write_json
@@ -12,23 +14,4 @@ from .report import ConversionError, ConversionReport
 from .split import choose_weak_ids, keep_fraction, split_weak
 from .udiat import convert_udiat, read_udiat_labels
 
-__all__ = [
-    "BUSI_CATEGORIES",
-    "CXR14_CATEGORIES",
-    "CocoBuilder",
-    "Conversion",
-    "ConversionError",
-    "ConversionReport",
-    "MaskRegion",
-    "choose_weak_ids",
-    "convert_busi",
-    "convert_chestxray14",
-    "convert_udiat",
-    "keep_fraction",
-    "mask_regions",
-    "read_mask",
-    "read_udiat_labels",
-    "split_weak",
-    "write_conversion",
-    "write_json",
-]
+__all__ = [k for k, v in globals().items() if not k.startswith("_") and not isinstance(v, _ModuleType)]
