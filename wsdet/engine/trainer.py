@@ -18,6 +18,7 @@ from ..data import WSDetDatasetMapper, build_wsdet_train_loader
 from ..evaluation import EvalSettings, LocalizationEvaluator, save_results_json
 from ..modeling import class_weights_from_counts
 from .alternating import AlternatingStepTrainer
+from .best_checkpoint import add_best_checkpointer
 from .checkpoint import WSDetCheckpointer
 from .config_checks import check_config
 from .distributed import broadcast_buffers, create_ddp_model
@@ -150,7 +151,7 @@ class WSDetTrainer(DefaultTrainer):
         weak_lr = []
         if self.weak_optimizer is not None:
             weak_lr = [hooks.LRScheduler(optimizer=self.weak_optimizer, scheduler=self.weak_scheduler)]
-        return seeder + super().build_hooks() + weak_lr + [SkippedImagesReport()]
+        return seeder + add_best_checkpointer(self, super().build_hooks()) + weak_lr + [SkippedImagesReport()]
 
     @classmethod
     def build_optimizer(cls, cfg: CfgNode, model: torch.nn.Module) -> torch.optim.Optimizer:

@@ -35,7 +35,7 @@ from .tables import BoxTable
 class EvalSettings:
     """Options of :func:`evaluate_records`; every threshold must come from validation, not test."""
 
-    score_thresh: float = 0.5  # detection score threshold of CorLoc, FP per normal image, CXR accuracy
+    score_thresh: float = 0.5  # detection score threshold of CorLoc, FP per normal image, detectors' CXR accuracy
     iou_thresh: float = 0.5  # IoU > iou_thresh is a hit (CorLoc, FROC)
     froc_criterion: str = "iou"  # FROC hit: "iou" or "center" (detection centre inside the lesion box)
     n_resamples: int = 1000  # bootstrap resamples of the CorLoc CIs
@@ -135,6 +135,7 @@ def evaluate_records(
     if not len(rows) or not len(gt.boxes):
         return results
     box_gt, box_records = gt.select(rows), [records[i] for i in rows]
+    heatmap_model = all("peak_values" in r and "maps" in r for r in box_records)
     if all("boxes" in r for r in box_records):
         dets = BoxTable.from_per_image(
             [r["boxes"] for r in box_records],
@@ -155,9 +156,9 @@ def evaluate_records(
         results["froc"] = froc(
             box_gt.boxes, dets, len(rows), iou_thresh=settings.iou_thresh, criterion=settings.froc_criterion
         )
-        results["cxr_localization"] = cxr_localization(
-            box_gt.boxes, dets, len(rows), class_names, score_thresh=settings.score_thresh
+        results["cxr_localization"] = cxr_localization(  # heatmap models: the GT class's boxes, ungated
+            box_gt.boxes, dets, len(rows), class_names, score_thresh=None if heatmap_model else settings.score_thresh
         )
-    if all("peak_values" in r and "maps" in r for r in box_records):
+    if heatmap_model:
         results["heatmap"] = _heatmap_metrics(box_gt, box_records, class_names, settings)
     return results
