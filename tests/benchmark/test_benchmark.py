@@ -255,3 +255,18 @@ def test_self_training_runs_score_pseudo_boxes_when_the_truth_is_known(tmp_path,
     with open(truth, "w") as f:
         f.write("{}")
     assert runner._truth_arguments(run) == ["--truth-json", truth]
+
+
+def test_seed_summary_gives_mean_spread_and_each_value():
+    from wsdet.benchmark import seed_summary_table
+
+    def run(name, ap50, fp):
+        return RunResult(name, "bus", "", "", {}, None, 0.0, 0.0, 0.0, None, {},
+                         {"bbox": {"AP50": ap50}, "corloc": {"fp_per_normal_image": fp}})
+
+    runs = [run("joint, seed 1", 80.0, 0.2), run("joint, seed 0", 90.0, 0.0), run("joint, seed 2", 70.0, float("nan")),
+            run("single", 50.0, 1.0)]
+    table = seed_summary_table(runs, [("AP50", "bbox", "AP50", 1), ("FP", "corloc", "fp_per_normal_image", 2)])
+    lines = table.splitlines()
+    assert len(lines) == 3  # header, alignment, one method: the run without seeds is not summarized
+    assert lines[2] == "| joint | 0, 1, 2 | 80.0 ± 10.0 (90.0, 80.0, 70.0) | 0.10 ± 0.14 (0.00, 0.20, –) |"
