@@ -1,17 +1,19 @@
 #!/usr/bin/env python
 """Train and evaluate every wsdet method on the synthetic data and write one leaderboard.
 
-Suites: ``bus`` (the detectors and the BUS CAM classifier), ``cxr`` (the CAM heads), ``bus-study``
+Suites: ``bus`` (the detectors and the BUS CAM classifier), ``cxr`` (the CAM heads as their papers
+define them, with Grad-CAM and GAIN's stage 2), ``bus-cam`` (the CAM heads on breast ultrasound), ``bus-study``
 (the ablations of Shin et al. 2019: 20/50/100% of the strong pool for strong-only vs joint, MoI variants,
 alpha schedules, alternating mini-batches, normal weak images as background, self-training with 50/75%
-pseudo-labels), ``cxr-study`` (positive-CAM with the paper's running accuracy and plain MSE instead of
-wsdet's balanced variants; InfoMask's RegL1 and FeatureMask ablations), ``bus-defaults`` (strong only and
+pseudo-labels), ``cxr-study`` (the papers' and wsdet's variants of positive-CAM, InfoMask, STL and
+PCAM), ``bus-defaults`` (strong only and
 each MoI variant, the candidates for the default joint model). Seeds: each config's own, or every
 method once per seed with ``--seeds``. The data: the synthetic sets under ``$WSDET_DATASETS`` (point it
 to a copy generated with other options to measure a data variant).
 
 Each method trains with ``tools/train_net.py`` (validation at the end of training, where heatmap
-thresholds are chosen), then is evaluated on the test set with ``--eval-only``. Outputs in --output-dir:
+thresholds are chosen), then its kept model (``model_best.pth`` of a validation-based selection, else
+the last one) is evaluated on the test set with ``--eval-only``. Outputs in --output-dir:
 one folder per method (logs, checkpoints, results), ``leaderboard.md`` and ``leaderboard.json``.
 A finished method is reused when the command is run again with the same options (``--force``
 retrains); a method that fails is reported and the others go on.

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--score-thresh", type=float, default=0.5, help="minimum score of the boxes drawn (default: 0.5)")
     parser.add_argument("--no-overlays", action="store_true", help="write no overlay pictures")
     parser.add_argument("--save-heatmaps", action="store_true", help="write each image's heatmaps as .npy")
+    parser.add_argument("--allow-untrained", action="store_true",
+                        help="predict even with weights that fit none of the model's parameters (a baseline)")
     parser.add_argument("--grid", type=int, default=0, metavar="N",
                         help="also write overlays_grid.png: the overlays of the first N images (default: 0)")
     add_dataset_arguments(parser)
@@ -86,7 +88,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         inputs, not_read = list_inputs(args.input, args.recursive, args.exclude)
     if not inputs:
         logger.error("No image file found in %s", args.input_dataset or " ".join(args.input))
-    predictor = Predictor(cfg)
+    predictor = Predictor(cfg, allow_untrained=args.allow_untrained)
     writer = PredictionWriter(
         args.output, class_names, category_ids, predictor.single_label, overlays=not args.no_overlays,
         heatmaps=args.save_heatmaps, score_thresh=args.score_thresh,

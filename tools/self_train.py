@@ -18,7 +18,7 @@ from detectron2.engine import default_argument_parser, launch
 from detectron2.utils import comm
 
 from wsdet.data import load_wsdet_coco_json, register_wsdet_coco
-from wsdet.engine import WSDetCheckpointer, WSDetTrainer
+from wsdet.engine import WSDetTrainer, load_weights_to_evaluate
 from wsdet.engine.self_training import (
     collect_predictions,
     RETRAIN_INIT,
@@ -56,7 +56,7 @@ def weak_dataset_of(cfg, requested):
 def main(args):
     register_cli_datasets(args)
     trained = build_config(args.config_file, args.opts).MODEL.WEIGHTS
-    if not trained:
+    if not trained and not args.allow_untrained:
         raise SystemExit("MODEL.WEIGHTS is empty: give the trained model that makes the pseudo-labels")
     output_dir = os.path.realpath(args.output_dir)
     if os.path.isfile(trained) and output_dir == os.path.dirname(os.path.realpath(trained)):
@@ -68,8 +68,7 @@ def main(args):
     cfg = setup(args)
     weak_name = weak_dataset_of(cfg, args.pseudo_label_dataset)
     model = WSDetTrainer.build_model(cfg)
-    checkpointer = WSDetCheckpointer(model, allow_unsafe=cfg.WSDET.ALLOW_UNSAFE_CHECKPOINTS)
-    checkpointer.load(cfg.MODEL.WEIGHTS)
+    load_weights_to_evaluate(model, cfg, allow_untrained=args.allow_untrained)
     predictions = collect_predictions(model, WSDetTrainer.build_test_loader(cfg, weak_name))
 
     meta = MetadataCatalog.get(weak_name)
@@ -125,6 +124,8 @@ def build_parser():
     add_dataset_arguments(parser)
     parser.add_argument("--output-dir", required=True, help="where the JSON files (and retrain/) go")
     parser.add_argument("--retrain", action="store_true", help="retrain with the pseudo labels")
+    parser.add_argument("--allow-untrained", action="store_true",
+                        help="pseudo-label even with weights that fit none of the model's parameters")
     parser.add_argument("--truth-json", default="", metavar="JSON",
                         help="known boxes of (some of) the weak images, e.g. the synthetic data's "
                         "weak_train_truth.json: the pseudo boxes are scored against them (pseudo_box_quality.json)")

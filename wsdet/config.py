@@ -25,7 +25,8 @@ def add_wsdet_config(cfg: CN) -> None:
     _C.WSDET.DICOM.WINDOW = []
 
     _C.WSDET.EVAL = CN()
-    # Detection score threshold of CorLoc (official BUS definition), FP per normal image, IoBB accuracy.
+    # Detection score threshold of CorLoc (official BUS definition), FP per normal image and the IoBB
+    # accuracy of detectors (that of heatmap models takes every box of the GT class's map).
     _C.WSDET.EVAL.SCORE_THRESH = 0.5
     # A detection hits a lesion when IoU > IOU_THRESH (CorLoc, FROC).
     _C.WSDET.EVAL.IOU_THRESH = 0.5
@@ -78,6 +79,7 @@ def add_wsdet_config(cfg: CN) -> None:
 
     _add_mil_config(_C)
     _add_cam_config(_C)
+    _add_best_checkpoint_config(_C)
     _add_reliability_config(_C)
 
 
@@ -126,10 +128,23 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.SINGLE_LABEL = False
     # Multi-label BCE weights positives by #neg / #pos per class and batch; a class with no positive adds 0.
     _C.WSDET.CAM.BALANCE_BCE = False
+    # Multi-label loss over the K classes: "mean" of the per-class BCEs, or "sum" (jfhealthcare/Chexpert).
+    _C.WSDET.CAM.CLASS_REDUCTION = "mean"
+    # Heatmaps of WSDetCAMClassifier: "head" (the head's maps, or the mask decoder's when enabled) or
+    # "gradcam" (Grad-CAM of each lesion class's image logit on the feature GRADCAM.IN_FEATURE).
+    _C.WSDET.CAM.HEATMAPS = "head"
+
+    _C.WSDET.CAM.GRADCAM = CN()
+    # Backbone feature explained by Grad-CAM; "" = WSDET.CAM.IN_FEATURE.
+    _C.WSDET.CAM.GRADCAM.IN_FEATURE = ""
 
     _C.WSDET.CAM.HEAD = CN()
-    # CAM_HEAD_REGISTRY name: "PooledCAMHead", "STLHead", "InfoMaskHead" or "PositiveCAMHead".
+    # CAM_HEAD_REGISTRY name: "PooledCAMHead", "STLHead", "InfoMaskHead", "ClassInfoMaskHead" or
+    # "PositiveCAMHead".
     _C.WSDET.CAM.HEAD.NAME = "PooledCAMHead"
+    # PooledCAMHead maps: "probability" (sigmoid / softmax of the class logit maps, PCAM) or "cam" (the
+    # class activation maps w_c^T x of Zhou et al. / CheXNet / Wang et al.; use BOXES.NORMALIZE "minmax").
+    _C.WSDET.CAM.HEAD.MAP_TYPE = "probability"
 
     _C.WSDET.CAM.POOLING = CN()
     # WSDET_POOLING_REGISTRY name: "GlobalAvgPool" (GAP), "GlobalMaxPool" (GMP), "LogSumExpPool" (LSE),
@@ -141,7 +156,10 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.POOLING.ATTENTION_DIM = 128
 
     _C.WSDET.CAM.STL = CN()
-    # Hidden units of STL's classifier branch (global average pooling -> FC -> ReLU -> FC).
+    # Input of STL's classifier branch: "flatten" (FC layers on the whole map, the paper's; one square
+    # input size) or "gap" (FC layers on the globally averaged map; a departure for any input size).
+    _C.WSDET.CAM.STL.CLASSIFIER_INPUT = "flatten"
+    # Hidden units of STL's classifier branch (input -> FC -> ReLU -> FC).
     _C.WSDET.CAM.STL.FC_DIM = 256
     # (early, late) alpha of the loss (1 - alpha) CE_classifier + alpha CE_localizer (paper: 0.1, 0.9).
     _C.WSDET.CAM.STL.ALPHA = (0.1, 0.9)
@@ -151,7 +169,8 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.STL.SWITCH_ITER = 1000
 
     _C.WSDET.CAM.INFOMASK = CN()
-    # Channels of the attention map A = ReLU(1x1 conv(features)).
+    # Channels of the attention map A = ReLU(1x1 conv(features)); the paper draws one map, whose single
+    # ReLU channel died here (A = 0, a constant mask) within 200 iterations from scratch.
     _C.WSDET.CAM.INFOMASK.ATTENTION_DIM = 64
     # Mask threshold tau: M = clamp(sigmoid(z) - tau, 0, 1).
     _C.WSDET.CAM.INFOMASK.TAU = 0.5
@@ -159,10 +178,20 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.INFOMASK.REGULARIZER = "kl"
     # Weight alpha of the regularizer.
     _C.WSDET.CAM.INFOMASK.ALPHA = 0.01
+    # InfoMaskHead's classification block on the masked features: NUM_CONVS 3x3 convs, then global
+    # average pooling and a linear layer.
+    _C.WSDET.CAM.INFOMASK.NUM_CONVS = 2
+    # Channels of those convs.
+    _C.WSDET.CAM.INFOMASK.CONV_DIM = 128
+    # Normalization of those convs (a Detectron2 norm name; "" = none).
+    _C.WSDET.CAM.INFOMASK.NORM = "BN"
 
     _C.WSDET.CAM.ATTENTION_MINING = CN()
     # Positive-CAM stage 2: L = (1 - lambda) L_cls + lambda L_am, lambda = e^P / e (P: running accuracy).
     _C.WSDET.CAM.ATTENTION_MINING.ENABLED = False
+    # L_am: "restrict" (the paper: classification loss of T(A) * I, the image restricted to the attended
+    # area) or "erase" (GAIN: mean positive-class probability of I - T(A) * I, to be minimized).
+    _C.WSDET.CAM.ATTENTION_MINING.MODE = "restrict"
     # Soft mask T(A) = sigmoid(OMEGA * (A - SIGMA)) of the min-max normalized attention A.
     _C.WSDET.CAM.ATTENTION_MINING.SIGMA = 0.5
     _C.WSDET.CAM.ATTENTION_MINING.OMEGA = 10.0
@@ -199,6 +228,21 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.IMAGE_BRANCH = CN()
     # Weight of the CAM branch losses when the head is attached to a detector (image_branch.py).
     _C.WSDET.CAM.IMAGE_BRANCH.LOSS_WEIGHT = 1.0
+
+
+def _add_best_checkpoint_config(_C: CN) -> None:
+    """Keys of the validation-based model selection (:class:`wsdet.engine.BestValidationCheckpointer`)."""
+    _C.WSDET.BEST_CHECKPOINT = CN()
+    # Validation dataset evaluated every TEST.EVAL_PERIOD (and after training); the best model is saved
+    # as OUTPUT_DIR/model_best.pth. "" = off.
+    _C.WSDET.BEST_CHECKPOINT.DATASET = ""
+    # Metric "task/name" of that evaluation that selects the model, and whether higher ("max") or lower
+    # ("min") is better.
+    _C.WSDET.BEST_CHECKPOINT.METRIC = "classification/mean_auc"
+    _C.WSDET.BEST_CHECKPOINT.MODE = "max"
+    # Metric that breaks ties of METRIC, and its mode; "" = the earliest of the tied iterations is kept.
+    _C.WSDET.BEST_CHECKPOINT.TIE_METRIC = ""
+    _C.WSDET.BEST_CHECKPOINT.TIE_MODE = "max"
 
 
 def _add_reliability_config(_C: CN) -> None:

@@ -40,8 +40,8 @@ def test_every_suite_config_exists_and_names_are_unique():
 
 
 def test_only_keeps_the_runs_a_stage_starts_from():
-    runs = suite_runs(["cxr"], only=["positive-CAM stage 3", "GAP"])
-    assert [r.name for r in runs] == ["GAP", "positive-CAM stage 1", "positive-CAM stage 2", "positive-CAM stage 3"]
+    runs = suite_runs(["cxr"], only=["positive-CAM stage 2 (GAIN: erase)", "GAP"])
+    assert [r.name for r in runs] == ["GAP", "positive-CAM stage 1", "positive-CAM stage 2 (GAIN: erase)"]
     with pytest.raises(ValueError, match="no run named"):
         suite_runs(["bus"], only=["PCAM"])
     with pytest.raises(ValueError, match="unknown suite"):
@@ -53,7 +53,7 @@ def test_schedule_overrides_scale_steps_and_scaled_keys():
     assert opts["SOLVER.MAX_ITER"] == "400" and opts["SOLVER.STEPS"] == "(300, 368)"
     assert opts["SOLVER.WARMUP_ITERS"] == "100" and opts["WSDET.MIL.ALPHA.PERIOD"] == "33"
     assert "WSDET.MIL.ALPHA.PERIOD" not in schedule_overrides(40)
-    stl = next(r for r in SUITES["cxr"] if r.name == "STL")
+    stl = next(r for r in SUITES["cxr"] if r.name == "STL (GMP)")
     assert dict(zip(*[iter(with_iterations(stl, 40).opts)] * 2))["WSDET.CAM.STL.SWITCH_ITER"] == "24"
     with pytest.raises(ValueError):
         schedule_overrides(0)
@@ -184,16 +184,17 @@ def _fake_runner(tmp_path, monkeypatch, tools):
 def test_runner_commands_for_stages_self_training_and_thresholds(tmp_path, monkeypatch):
     tools = FakeTools(threshold=float("nan"))
     runner = _fake_runner(tmp_path, monkeypatch, tools)
-    stage1, stage2 = [r for r in SUITES["cxr"] if r.name.startswith("positive-CAM stage")][:2]
+    stage2 = next(r for r in SUITES["cxr"] if r.init_from)  # GAIN's stage 2 fine-tunes stage 1
+    stage1 = next(r for r in SUITES["cxr"] if r.name == stage2.init_from)
     runner.run(stage1)
     runner.run(stage2)
     (_, train2), (_, test2) = tools.commands[2:4]
-    assert train2[:2] == ["--config-file", os.path.join(REPO, "configs", "cxr_poscam_stage2.yaml")]
+    assert train2[:2] == ["--config-file", os.path.join(REPO, "configs", "cxr_poscam_stage2_gain.yaml")]
     weights = train2[train2.index("MODEL.WEIGHTS") + 1]
     assert weights == os.path.join(str(tmp_path), "positive_cam_stage_1", "model_final.pth")
     assert test2[0] == "--eval-only" and "WSDET.EVAL.PIXEL_THRESH" not in test2  # NaN threshold dropped
     assert test2[len(test2) - test2[::-1].index("MODEL.WEIGHTS")] == os.path.join(
-        str(tmp_path), "positive_cam_stage_2", "model_final.pth")
+        str(tmp_path), "positive_cam_stage_2_gain_erase", "model_final.pth")
 
     parent = MethodRun("joint", "configs/bus_joint.yaml", "bus")
     child = MethodRun("self", "configs/bus_joint.yaml", "bus", init_from="joint", self_train_fraction=0.5)
@@ -254,3 +255,18 @@ def test_self_training_runs_score_pseudo_boxes_when_the_truth_is_known(tmp_path,
     with open(truth, "w") as f:
         f.write("{}")
     assert runner._truth_arguments(run) == ["--truth-json", truth]
+
+
+def test_seed_summary_gives_mean_spread_and_each_value():
+    from wsdet.benchmark import seed_summary_table
+
+    def run(name, ap50, fp):
+        return RunResult(name, "bus", "", "", {}, None, 0.0, 0.0, 0.0, None, {},
+                         {"bbox": {"AP50": ap50}, "corloc": {"fp_per_normal_image": fp}})
+
+    runs = [run("joint, seed 1", 80.0, 0.2), run("joint, seed 0", 90.0, 0.0), run("joint, seed 2", 70.0, float("nan")),
+            run("single", 50.0, 1.0)]
+    table = seed_summary_table(runs, [("AP50", "bbox", "AP50", 1), ("FP", "corloc", "fp_per_normal_image", 2)])
+    lines = table.splitlines()
+    assert len(lines) == 3  # header, alignment, one method: the run without seeds is not summarized
+    assert lines[2] == "| joint | 0, 1, 2 | 80.0 ± 10.0 (90.0, 80.0, 70.0) | 0.10 ± 0.14 (0.00, 0.20, –) |"

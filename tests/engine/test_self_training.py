@@ -184,3 +184,20 @@ def test_paper_recipe_retrains_from_the_initial_weights(tmp_path, tiny_coco, msr
     assert torch.equal(res4, imagenet) and not torch.equal(res4, trained_res4)
     trainer.train()
     assert (tmp_path / "st" / "retrain" / "model_final.pth").exists()
+
+
+def test_self_train_refuses_an_untrained_model(tmp_path, tiny_coco):
+    weak_json, root, _ = tiny_coco(strong=False)
+    config = ["--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"), "--weak-dataset", "u_weak", weak_json,
+              root, "--output-dir", str(tmp_path / "st"), "DATASETS.TRAIN", "('u_weak',)"]
+    result = subprocess.run([sys.executable, os.path.join(REPO, "tools", "self_train.py"), *config],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "MODEL.WEIGHTS is empty" in result.stderr
+    other = tmp_path / "other.pth"
+    import torch
+
+    torch.save({"model": {"head.weight": torch.zeros(2)}}, other)
+    result = subprocess.run([sys.executable, os.path.join(REPO, "tools", "self_train.py"), *config,
+                             "MODEL.WEIGHTS", str(other)], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "none of the model's" in result.stderr
+    assert not (tmp_path / "st" / "pseudo_strong.json").exists()

@@ -38,6 +38,23 @@ def test_hand_computed_accuracy_and_afp():
     assert result["iobb_thresholds"] == [0.1, 0.25, 0.5, 0.75, 0.9]
 
 
+def test_heatmap_models_use_every_box_of_the_gt_class():
+    gt = BoxTable([0, 1, 1], [[0, 0, 10, 10], [0, 0, 20, 20], [50, 50, 60, 60]], [0, 1, 0], np.ones(3))
+    dets = BoxTable(
+        [0, 0, 1, 1],
+        [[0, 0, 10, 10], [5, 0, 15, 10], [10, 10, 30, 30], [50, 50, 60, 60]],
+        [0, 0, 1, 0],
+        [0.9, 0.8, 0.6, 0.05],  # the last: a low class probability, its map still finds the lesion
+    )
+    # IoBB: image 0 class 0: 1.0 and 0.5; image 1 class 1: 0.25; image 1 class 0: 1.0 (ungated)
+    result = cxr_localization(gt, dets, 2, ["a", "b"], score_thresh=None)
+    np.testing.assert_allclose(result["accuracy"], [1, 2 / 3, 2 / 3, 2 / 3, 2 / 3])
+    np.testing.assert_allclose(result["afp"], [0, 1 / 3, 2 / 3, 2 / 3, 2 / 3])
+    np.testing.assert_allclose(result["per_class"]["a"]["accuracy"], [1] * 5)
+    gated = cxr_localization(gt, dets, 2, ["a", "b"])  # a detector's boxes with score >= 0.5
+    np.testing.assert_allclose(gated["accuracy"], [2 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3])
+
+
 def test_no_predictions_and_perfect_predictions():
     gt = BoxTable([0, 1], [[0, 0, 10, 10], [5, 5, 15, 15]], [0, 0], np.ones(2))
     none = cxr_localization(gt, BoxTable.from_per_image([], []), 2, ["a"])

@@ -101,8 +101,8 @@ def test_all_metric_families(tmp_path):
         settings=EvalSettings(n_resamples=100, pixel_threshold=0.5),
     )
     results = _run(evaluator)
-    # single-label data (normal, benign or malignant): no ChestX-ray14 IoBB metrics (test_report.py)
-    assert list(results) == ["classification", "corloc", "froc", "heatmap"]
+    # a heatmap model: IoBB metrics also on single-label data (a single-label detector gets none: test_report.py)
+    assert list(results) == ["classification", "corloc", "froc", "cxr_localization", "heatmap"]
     corloc = results["corloc"]
     assert corloc["official"] == pytest.approx(2 / 3)
     assert corloc["top1"] == 1.0
@@ -111,6 +111,8 @@ def test_all_metric_families(tmp_path):
     assert corloc["official_ci_low"] <= corloc["official"] <= corloc["official_ci_high"]
     froc = results["froc"]  # detections by score: hit, hit, FP, hit; 3 lesions on 4 images
     assert froc["sens@0.125"] == pytest.approx(2 / 3) and froc["sens@0.25"] == 1.0
+    # a heatmap model: every box of the GT class counts, also image 2's of score 0.4
+    assert results["cxr_localization"]["acc@iobb0.9"] == 1.0
     cls = results["classification"]
     assert cls["mean_auc"] == 1.0 and cls["accuracy"] == 1.0 and cls["auc-benign"] == 1.0
     heat = results["heatmap"]
@@ -145,6 +147,7 @@ def test_detector_without_heatmaps_and_partial_outputs():
     results = evaluator.evaluate()
     assert "heatmap" not in results
     assert results["corloc"]["official"] == 0.5 and np.isnan(results["corloc"]["fp_per_normal_image"])
+    assert results["cxr_localization"]["acc@iobb0.9"] == 0.5  # a detector: image 2's box (score 0.4) is not
     evaluator.reset()
     assert evaluator.evaluate() == {}
 

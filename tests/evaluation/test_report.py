@@ -63,7 +63,7 @@ def _evaluate(multi_label, tmp_path, figure_writer=None):
 
 
 @pytest.mark.parametrize("multi_label", [False, True])
-def test_iobb_metrics_only_for_multi_label_data(multi_label, tmp_path):
+def test_a_single_label_detector_gets_no_iobb_metrics(multi_label, tmp_path):
     results, _ = _evaluate(multi_label, tmp_path)
     assert ("cxr_localization" in results) == multi_label
     assert {"classification", "corloc", "froc"} <= set(results)

@@ -1,4 +1,5 @@
-"""WSDetCAMClassifier with every head and option, attention mining, the mask decoder and image branches."""
+"""WSDetCAMClassifier with every head and option, attention mining, Grad-CAM heatmaps, the mask decoder and image
+branches."""
 
 import math
 import os
@@ -12,8 +13,9 @@ from detectron2.utils.events import EventStorage
 
 from conftest import CONFIGS, instant_opts
 from wsdet.engine.defaults import build_config
-from wsdet.modeling.cam import AttentionMining, class_mask_targets
+from wsdet.modeling.cam import AttentionMining, PooledCAMHead, class_mask_targets, grad_cam, resize_heatmaps
 from wsdet.modeling.cam.mask_decoder import balanced_mse
+from wsdet.modeling.cam.pooling import GlobalAvgPool
 
 K = 4
 
@@ -70,37 +72,42 @@ HEADS = {
     "cxr_gmp.yaml": {"loss_cam_cls"},
     "cxr_lse.yaml": {"loss_cam_cls"},
     "cxr_pcam.yaml": {"loss_cam_cls"},
+    "cxr_gradcam.yaml": {"loss_cam_cls"},
     "cxr_stl.yaml": {"loss_cam_cls", "loss_cam_loc"},
+    "cxr_stl_avg.yaml": {"loss_cam_cls", "loss_cam_loc"},
     "cxr_infomask.yaml": {"loss_cam_cls", "loss_cam_reg"},
     "cxr_poscam_stage1.yaml": {"loss_cam_cls"},
     "cxr_poscam_stage2.yaml": {"loss_cam_cls", "loss_cam_am"},
+    "cxr_poscam_stage2_gain.yaml": {"loss_cam_cls", "loss_cam_am"},
     "cxr_poscam_stage3.yaml": {"loss_cam_cls", "loss_cam_am", "loss_cam_mask"},
 }
+SQUARE_64 = ("INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MIN_SIZE_TEST", "64")  # STL's one input size
 
 
 @pytest.mark.parametrize("config", sorted(HEADS))
 def test_classifier_train_step_and_outputs(config):
     torch.manual_seed(0)
-    model = build_model(cfg_of(config))
-    mixed = batch([(0, 2), (), (1,), (3,)], strong=(0, 1))
+    model = build_model(cfg_of(config, *SQUARE_64))
+    size = (64, 64)
+    mixed = batch([(0, 2), (), (1,), (3,)], strong=(0, 1), size=size)
     losses = train_step(model, mixed)
     assert set(losses) == HEADS[config]
     assert all(torch.isfinite(v) for v in losses.values())
     assert_every_parameter_trained(model)
     # same keys and parameters with no positive label and no strong image (DDP: same graph on every rank)
-    losses = train_step(model, batch([(), ()]))
+    losses = train_step(model, batch([(), ()], size=size))
     assert set(losses) == HEADS[config]
     assert_every_parameter_trained(model)
 
     model.eval()
     with torch.no_grad():
-        outputs = model(batch([(1,), ()]))
+        outputs = model(batch([(1,), ()], size=size))
     for out in outputs:
         assert out["image_probs"].shape == (K,) and torch.all(
             (out["image_probs"] >= 0) & (out["image_probs"] <= 1)
         )
-        assert out["heatmaps"].shape == (K, 96, 128)
-        assert out["instances"].image_size == (96, 128)
+        assert out["heatmaps"].shape == (K, 128, 128)
+        assert out["instances"].image_size == (128, 128)
         assert out["instances"].has("pred_boxes") and out["instances"].has("scores")
 
 
@@ -117,29 +124,79 @@ def test_single_label_mode_probabilities():
         train_step(model, batch([(0, 1)], num_classes=2))
 
 
-def test_attention_mining_erases_attention_and_uses_running_accuracy():
-    mining = AttentionMining(sigma=0.5, omega=10.0, momentum=0.5, single_label=False, accuracy="per_label")
+def _mining_inputs():
     images = torch.ones(2, 3, 8, 8)
     heatmaps = torch.zeros(2, 2, 4, 4)
     heatmaps[0, 0, 0, 0] = 5.0  # image 0, class 0: attention in the top-left corner
-    heatmaps[1, 1, 3, 3] = 5.0  # image 1 is normal: its class-1 map is ignored
+    heatmaps[1, 1, 3, 3] = 5.0  # image 1 is normal: class 1 has its most lesion-like area, bottom-right
     labels = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
-    probs = torch.tensor([[0.9, 0.2], [0.1, 0.7]])  # 3 of 4 decisions right
+    logits = torch.logit(torch.tensor([[0.9, 0.2], [0.1, 0.7]]))  # 3 of 4 decisions right
+    head = PooledCAMHead(in_channels=3, pooling=GlobalAvgPool(), num_classes=2)
+    return images, heatmaps, labels, logits, head
+
+
+def test_attention_mining_restricts_the_image_to_its_attention():
+    images, heatmaps, labels, logits, head = _mining_inputs()
+    mining = AttentionMining(mode="restrict", sigma=0.5, omega=10.0, momentum=0.5, single_label=False,
+                             accuracy="per_label")
+    seen = {}
+
+    def classify(masked):
+        seen["masked"] = masked
+        return torch.zeros(2, 2)  # BCE of logit 0 is log 2 whatever the label
+
+    loss, weight = mining(images, heatmaps, logits, labels, classify, head)
+    assert weight == pytest.approx(math.exp(-1.0))  # running accuracy starts at 0
+    assert float(mining.running_accuracy) == pytest.approx(0.375)  # 0.5 x 0 + 0.5 x 3/4
+    assert float(loss) == pytest.approx(math.log(2.0))  # the head's BCE on the restricted images
+    masked = seen["masked"]
+    # T(A) = sigmoid(10 (A - 0.5)): 0.9933 where A = 1, 0.0067 where A = 0 (A min-max normalized)
+    kept, dropped = torch.sigmoid(torch.tensor(5.0)), torch.sigmoid(torch.tensor(-5.0))
+    assert torch.allclose(masked[0, :, 0, 0], kept) and torch.allclose(masked[0, :, 7, 7], dropped)
+    # the normal image keeps its most lesion-like area (the union of every class's map), not nothing
+    assert torch.allclose(masked[1, :, 7, 7], kept) and torch.allclose(masked[1, :, 0, 0], dropped)
+    _, weight = mining(images, heatmaps, logits, labels, classify, head)
+    assert weight == pytest.approx(math.exp(0.375 - 1.0))
+
+
+def test_attention_mining_erase_mode_is_gain():
+    images, heatmaps, labels, logits, head = _mining_inputs()
+    mining = AttentionMining(mode="erase", sigma=0.5, omega=10.0, momentum=0.5, single_label=False,
+                             accuracy="per_label")
     seen = {}
 
     def classify(erased):
         seen["erased"] = erased
-        return torch.tensor([[0.3, 0.6], [0.2, 0.4]])
+        return torch.logit(torch.tensor([[0.3, 0.6], [0.2, 0.4]]))
 
-    loss, weight = mining(images, heatmaps, probs, labels, classify)
-    assert weight == pytest.approx(math.exp(-1.0))  # running accuracy starts at 0
-    assert float(mining.running_accuracy) == pytest.approx(0.375)
+    loss, weight = mining(images, heatmaps, logits, labels, classify, head)
+    assert weight == pytest.approx(math.exp(-1.0))
     assert float(loss) == pytest.approx(0.3)  # probability of the positive class on the erased image
     erased = seen["erased"]
     assert erased[0, :, 0, 0].max() < 0.1 and erased[0, :, 7, 7].min() > 0.99
-    assert torch.all(erased[1] > 0.99)
-    _, weight = mining(images, heatmaps, probs, labels, classify)
-    assert weight == pytest.approx(math.exp(0.375 - 1.0))
+    with pytest.raises(ValueError, match="Unknown attention-mining mode"):
+        AttentionMining(mode="crop", single_label=False)
+
+
+def test_grad_cam_heatmaps_of_any_model():
+    torch.manual_seed(0)
+    model = build_model(cfg_of("cxr_gradcam.yaml")).eval()
+    inputs = batch([(1,), ()])
+    with torch.no_grad():  # as in evaluation: Grad-CAM turns autograd on for itself
+        outputs = model(inputs)
+    images = model.preprocess_image(inputs)
+    logits, maps = model.grad_cam(images.tensor)
+    features = model.backbone(images.tensor)["res4"].detach().requires_grad_()
+    assert torch.allclose(maps, grad_cam(features, model.head(features)["logits"]), atol=1e-6)
+    for out, m, p in zip(outputs, maps, model.head.image_probs(logits)):
+        assert torch.allclose(out["heatmaps"], resize_heatmaps(m, images.tensor.shape[-2:], (48, 64), (96, 128)))
+        assert torch.allclose(out["image_probs"], p)
+    _, res3_maps = model.grad_cam(images.tensor, "res3")  # another backbone feature, stride 8
+    assert res3_maps.shape == (2, K, 6, 8) and res3_maps.min() >= 0
+    with pytest.raises(ValueError, match="HEATMAPS"):
+        build_model(cfg_of("cxr_gap.yaml", "WSDET.CAM.HEATMAPS", "saliency"))
+    with pytest.raises(ValueError, match="GRADCAM.IN_FEATURE 'res5'"):
+        build_model(cfg_of("cxr_gradcam.yaml", "WSDET.CAM.GRADCAM.IN_FEATURE", "res5"))
 
 
 def test_balanced_accuracy_is_not_inflated_by_negative_labels():

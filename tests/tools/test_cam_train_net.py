@@ -1,5 +1,5 @@
 """End to end through tools/train_net.py: every CAM config trains a few iterations on tiny synthetic data and
-evaluates; the positive-CAM stages chain through their checkpoints."""
+evaluates (keeping its best model on the validation set when it selects one); GAIN's stage 2 fine-tunes stage 1."""
 
 import json
 import os
@@ -19,24 +19,35 @@ ONE_LOSS = {"total_loss"}
 CAM_BATCH = ["WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "0", "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "4"]
 MIXED_BATCH = ["WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "1", "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "3"]
 DETECTOR = instant_opts("rcnn")
+STL_LOSSES = {"loss_cam_cls", "loss_cam_loc"}
+AM_LOSSES = {"loss_cam_cls", "loss_cam_am"}
+STAGE3_LOSSES = {"loss_cam_cls", "loss_cam_am", "loss_cam_mask"}
 CONFIGS = {  # config -> (overrides, loss keys)
     "cxr_gap.yaml": (CAM_BATCH, ONE_LOSS),
     "cxr_gmp.yaml": (CAM_BATCH, ONE_LOSS),
     "cxr_lse.yaml": (CAM_BATCH, ONE_LOSS),
     "cxr_pcam.yaml": (CAM_BATCH, ONE_LOSS),
-    "cxr_stl.yaml": (CAM_BATCH + ["WSDET.CAM.STL.SWITCH_ITER", "2"], {"loss_cam_cls", "loss_cam_loc"}),
+    "cxr_gradcam.yaml": (CAM_BATCH, ONE_LOSS),
+    "cxr_stl.yaml": (CAM_BATCH + ["WSDET.CAM.STL.SWITCH_ITER", "2"], STL_LOSSES),
+    "cxr_stl_avg.yaml": (CAM_BATCH + ["WSDET.CAM.STL.SWITCH_ITER", "2"], STL_LOSSES),
     "cxr_infomask.yaml": (CAM_BATCH, {"loss_cam_cls", "loss_cam_reg"}),
+    "cxr_poscam_stage1.yaml": (CAM_BATCH, ONE_LOSS),
+    "cxr_poscam_stage2.yaml": (CAM_BATCH, AM_LOSSES),
+    "cxr_poscam_stage3.yaml": (MIXED_BATCH, STAGE3_LOSSES),
     "bus_cam.yaml": (MIXED_BATCH, ONE_LOSS),
+    "bus_cam_pcam.yaml": (MIXED_BATCH, ONE_LOSS),
+    "bus_cam_stl.yaml": (MIXED_BATCH + ["WSDET.CAM.STL.SWITCH_ITER", "2"], STL_LOSSES),
+    "bus_cam_infomask.yaml": (MIXED_BATCH, {"loss_cam_cls", "loss_cam_reg"}),
+    "bus_cam_poscam_stage1.yaml": (MIXED_BATCH, ONE_LOSS),
+    "bus_cam_poscam_stage2.yaml": (MIXED_BATCH, AM_LOSSES),
+    "bus_cam_poscam_stage3.yaml": (MIXED_BATCH, STAGE3_LOSSES),
     "bus_joint_with_cam.yaml": (
         MIXED_BATCH + DETECTOR,
         {"loss_cls", "loss_box_reg", "loss_rpn_cls", "loss_rpn_loc", "loss_mil", "loss_cam_cls"},
     ),
 }
-POSCAM_STAGES = [
-    ("cxr_poscam_stage1.yaml", CAM_BATCH, ONE_LOSS),
-    ("cxr_poscam_stage2.yaml", CAM_BATCH, {"loss_cam_cls", "loss_cam_am"}),
-    ("cxr_poscam_stage3.yaml", MIXED_BATCH, {"loss_cam_cls", "loss_cam_am", "loss_cam_mask"}),
-]
+# configs that keep their best model on the validation set (WSDET.BEST_CHECKPOINT)
+BEST_ON_VAL = {"cxr_pcam.yaml", "cxr_infomask.yaml", "bus_cam_pcam.yaml", "bus_cam_infomask.yaml"}
 
 
 @pytest.fixture(scope="module")
@@ -73,16 +84,21 @@ def run_train_net(config, out, datasets_root, *opts):
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_config_trains_and_evaluates(tmp_path, datasets_root, config):
     overrides, expected = CONFIGS[config]
-    _, losses = run_train_net(config, str(tmp_path / "out"), datasets_root, *overrides)
+    out = str(tmp_path / "out")
+    log, losses = run_train_net(config, out, datasets_root, *overrides)
     assert losses == expected
+    assert "Initializing model from scratch" in log  # every stage trains from the initial weights
+    if config in BEST_ON_VAL:
+        assert os.path.isfile(os.path.join(out, "model_best.pth"))
+        assert "model_best.pth: iteration 2, the best on" in log
 
 
-def test_positive_cam_stages_chain_through_checkpoints(tmp_path, datasets_root):
-    weights = []
-    for config, overrides, expected in POSCAM_STAGES:
-        out = str(tmp_path / config.split(".")[0])
-        log, losses = run_train_net(config, out, datasets_root, *overrides, *weights)
-        assert losses == expected
-        if weights:
-            assert f"Loading from {weights[1]}" in log
-        weights = ["MODEL.WEIGHTS", os.path.join(out, "model_final.pth")]
+def test_gain_stage_2_fine_tunes_stage_1(tmp_path, datasets_root):
+    stage1 = str(tmp_path / "stage1")
+    run_train_net("cxr_poscam_stage1.yaml", stage1, datasets_root, *CAM_BATCH)
+    weights = os.path.join(stage1, "model_final.pth")
+    log, losses = run_train_net(
+        "cxr_poscam_stage2_gain.yaml", str(tmp_path / "gain"), datasets_root, *CAM_BATCH, "MODEL.WEIGHTS", weights
+    )
+    assert losses == AM_LOSSES
+    assert f"Loading from {weights}" in log

@@ -2,7 +2,7 @@
 (``tools/benchmark_speed.py``)."""
 from types import ModuleType as _ModuleType
 
-from .report import leaderboard_table, markdown_table, write_report
+from .report import leaderboard_table, markdown_table, seed_summary_table, write_report
 from .runner import BenchmarkRunner, RunResult, slugify
 from .specs import QUICK_ITERS, SUITES, MethodRun, schedule_overrides, suite_runs, with_iterations, with_seeds
 

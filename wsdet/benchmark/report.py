@@ -2,12 +2,14 @@
 
 import json
 import math
+import re
+import statistics
 from dataclasses import asdict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .runner import RunResult
 
-__all__ = ["COLUMNS", "leaderboard_table", "markdown_table", "write_report"]
+__all__ = ["COLUMNS", "SEED_METRICS", "leaderboard_table", "markdown_table", "seed_summary_table", "write_report"]
 
 Metrics = Dict[str, Dict[str, float]]
 
@@ -69,13 +71,66 @@ def leaderboard_table(results: Sequence[RunResult]) -> str:
     return markdown_table([COLUMNS[i][0] for i in keep], [[row[i] for i in keep] for row in rows])
 
 
+# The metrics summarized over seeds, per family: (header, task, key, digits).
+SEED_METRICS: Dict[str, Tuple[Tuple[str, str, str, int], ...]] = {
+    "bus": (
+        ("AP50 (%)", "bbox", "AP50", 1),
+        ("CorLoc official", "corloc", "official", 3),
+        ("CorLoc top-1", "corloc", "top1", 3),
+        ("CorLoc top-1, any class", "corloc", "top1_any_class", 3),
+        ("FP / normal image", "corloc", "fp_per_normal_image", 2),
+        ("FROC mean sens.", "froc", "mean_sensitivity", 3),
+        ("AUC", "classification", "mean_auc", 3),
+    ),
+    "cxr": (
+        ("AUC", "classification", "mean_auc", 3),
+        ("acc@IoBB>0.5", "cxr_localization", "acc@iobb0.5", 3),
+        ("MaxBoxAccV2", "heatmap", "maxboxaccv2", 3),
+        ("PxAP", "heatmap", "pxap", 3),
+        ("pointing", "heatmap", "pointing_game", 3),
+        ("IoP", "heatmap", "iop", 3),
+    ),
+}
+_SEED_SUFFIX = re.compile(r", seed (\d+)$")
+
+
+def seed_summary_table(results: Sequence[RunResult], metrics: Sequence[Tuple[str, str, str, int]]) -> str:
+    """One row per method run with several seeds (names "..., seed S"): for each metric, the mean, the
+    sample standard deviation and every value in seed order."""
+    groups: Dict[str, List[Tuple[int, RunResult]]] = {}
+    for r in results:
+        match = _SEED_SUFFIX.search(r.name)
+        if match:
+            groups.setdefault(r.name[: match.start()], []).append((int(match.group(1)), r))
+    rows = []
+    for name, runs in groups.items():
+        runs.sort(key=lambda seed_run: seed_run[0])
+        row = [name, ", ".join(str(seed) for seed, _ in runs)]
+        for _, task, key, digits in metrics:
+            values = [_get(r.test, task, key) for _, r in runs]
+            known = [v for v in values if v is not None]
+            if not known:
+                row.append("–")
+                continue
+            spread = f" ± {statistics.stdev(known):.{digits}f}" if len(known) > 1 else ""
+            each = ", ".join(_fmt(v, digits) for v in values)
+            row.append(f"{statistics.mean(known):.{digits}f}{spread} ({each})")
+        rows.append(row)
+    return markdown_table(["method", "seeds", *(m[0] for m in metrics)], rows, text_columns=2)
+
+
 def write_report(results: Sequence[RunResult], header: str, markdown_path: str, json_path: str) -> str:
-    """Write the markdown tables (one per family, in order of appearance) and the raw JSON."""
+    """Write the markdown tables (one per family, in order of appearance; with runs of several seeds,
+    also their mean ± standard deviation (each value)) and the raw JSON."""
     families: List[str] = list(dict.fromkeys(r.family for r in results))
     titles = {"bus": "Breast ultrasound (bus_synth_test)", "cxr": "Chest X-ray (cxr_synth_test)"}
     parts = [header]
     for family in families:
-        parts += [f"### {titles.get(family, family)}", leaderboard_table([r for r in results if r.family == family])]
+        runs = [r for r in results if r.family == family]
+        parts += [f"### {titles.get(family, family)}", leaderboard_table(runs)]
+        if any(_SEED_SUFFIX.search(r.name) for r in runs):
+            parts += [f"#### {titles.get(family, family)}: mean ± standard deviation over seeds (each seed's value)",
+                      seed_summary_table(runs, SEED_METRICS[family])]
     text = "\n\n".join(parts) + "\n"
     with open(markdown_path, "w") as f:
         f.write(text)

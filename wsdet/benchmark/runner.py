@@ -120,7 +120,9 @@ class BenchmarkRunner:
         if threshold is not None and not math.isfinite(threshold):
             threshold = None
         test_out = os.path.join(out, "test")
-        weights = os.path.join(model_dir, "model_final.pth")
+        # the model a validation-based selection kept (WSDET.BEST_CHECKPOINT), else the last one
+        best = os.path.join(model_dir, "model_best.pth")
+        weights = best if os.path.isfile(best) else os.path.join(model_dir, "model_final.pth")
         eval_opts = ["MODEL.WEIGHTS", weights, "OUTPUT_DIR", test_out, "DATASETS.TEST", f"('{method.test_dataset}',)"]
         if threshold is not None:
             eval_opts += ["WSDET.EVAL.PIXEL_THRESH", str(threshold)]

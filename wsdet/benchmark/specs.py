@@ -85,16 +85,44 @@ _BUS_METHODS = (
     _bus("LSE CAM classifier", "bus_cam", is_mil=False, heatmaps=True),
 )
 
+STL_SWITCH = (("WSDET.CAM.STL.SWITCH_ITER", 0.6),)  # STL's alpha switch after 60% of the run
+
 _CXR_METHODS = (
     _cxr("GAP", "cxr_gap"),
     _cxr("GMP", "cxr_gmp"),
     _cxr("LSE", "cxr_lse"),
     _cxr("PCAM", "cxr_pcam"),
-    _cxr("STL", "cxr_stl", scaled_keys=(("WSDET.CAM.STL.SWITCH_ITER", 0.6),)),
+    _cxr("STL (GMP)", "cxr_stl", scaled_keys=STL_SWITCH),
+    _cxr("STL (avg)", "cxr_stl_avg", scaled_keys=STL_SWITCH),
     _cxr("InfoMask", "cxr_infomask"),
+    _cxr("GradCAM (GAP model)", "cxr_gradcam"),
     _cxr("positive-CAM stage 1", "cxr_poscam_stage1"),
-    _cxr("positive-CAM stage 2", "cxr_poscam_stage2", init_from="positive-CAM stage 1"),
-    _cxr("positive-CAM stage 3", "cxr_poscam_stage3", init_from="positive-CAM stage 2"),
+    _cxr("positive-CAM stage 2 (paper: restrict)", "cxr_poscam_stage2"),
+    _cxr("positive-CAM stage 2 (GAIN: erase)", "cxr_poscam_stage2_gain", init_from="positive-CAM stage 1"),
+    _cxr("positive-CAM stage 3", "cxr_poscam_stage3"),
+)
+
+
+def _bus_cam(name: str, config: str, *opts: str, **kwargs) -> MethodRun:
+    return MethodRun(f"BUS {name}", f"configs/{config}.yaml", "bus", tuple(opts), heatmaps=True, **kwargs)
+
+
+# The CAM heads on the breast-ultrasound data (single-label: normal / benign / malignant; PCAM multi-label).
+_BUS_CAM_METHODS = (
+    _bus_cam("GAP", "bus_cam", "WSDET.CAM.POOLING.NAME", "GlobalAvgPool", "WSDET.CAM.HEAD.MAP_TYPE", "cam"),
+    _bus_cam("GMP", "bus_cam", "WSDET.CAM.POOLING.NAME", "GlobalMaxPool", "WSDET.CAM.HEAD.MAP_TYPE", "cam"),
+    _bus_cam("LSE", "bus_cam", "WSDET.CAM.HEAD.MAP_TYPE", "cam"),
+    _bus_cam("PCAM", "bus_cam_pcam"),
+    _bus_cam("STL (GMP)", "bus_cam_stl", scaled_keys=STL_SWITCH),
+    _bus_cam("STL (avg)", "bus_cam_stl", "WSDET.CAM.POOLING.NAME", "GlobalAvgPool", scaled_keys=STL_SWITCH),
+    _bus_cam("InfoMask", "bus_cam_infomask"),
+    _bus_cam("GradCAM (GAP model)", "bus_cam", "WSDET.CAM.POOLING.NAME", "GlobalAvgPool", "WSDET.CAM.HEATMAPS",
+             "gradcam"),
+    _bus_cam("positive-CAM stage 1", "bus_cam_poscam_stage1"),
+    _bus_cam("positive-CAM stage 2 (paper: restrict)", "bus_cam_poscam_stage2"),
+    _bus_cam("positive-CAM stage 2 (GAIN: erase)", "bus_cam_poscam_stage2", "WSDET.CAM.ATTENTION_MINING.MODE",
+             "erase", "SOLVER.BASE_LR", "0.01", init_from="BUS positive-CAM stage 1"),
+    _bus_cam("positive-CAM stage 3", "bus_cam_poscam_stage3"),
 )
 
 
@@ -125,17 +153,27 @@ def _bus_study() -> Tuple[MethodRun, ...]:
     return tuple(runs)
 
 
-# The paper variants behind wsdet's two departures in positive-CAM, and InfoMask's ablations; the
-# stage-2/3 rows start from the same runs as their default counterparts in the "cxr" suite.
+# Positive-CAM with the paper's running accuracy and plain MSE instead of wsdet's balanced variants,
+# InfoMask's ablations (RegL1, FeatureMask), its single attention channel and wsdet's per-class variant,
+# STL's classifier on the averaged map, PCAM's loss averaged over the classes; each beside its default
+# row of the "cxr" suite.
 _CXR_STUDY = (
     *(run for run in _CXR_METHODS if run.name.startswith("positive-CAM")),
     _cxr("positive-CAM stage 2, per-label accuracy (paper)", "cxr_poscam_stage2",
-         "WSDET.CAM.ATTENTION_MINING.ACCURACY", "per_label", init_from="positive-CAM stage 1"),
-    _cxr("positive-CAM stage 3, plain MSE (paper)", "cxr_poscam_stage3",
-         "WSDET.CAM.MASK_DECODER.BALANCED", "False", init_from="positive-CAM stage 2"),
+         "WSDET.CAM.ATTENTION_MINING.ACCURACY", "per_label"),
+    _cxr("positive-CAM stage 3, plain MSE (paper)", "cxr_poscam_stage3", "WSDET.CAM.MASK_DECODER.BALANCED", "False"),
     next(run for run in _CXR_METHODS if run.name == "InfoMask"),
     _cxr("InfoMask, RegL1", "cxr_infomask", "WSDET.CAM.INFOMASK.REGULARIZER", "l1"),
     _cxr("InfoMask, FeatureMask (no regularizer)", "cxr_infomask", "WSDET.CAM.INFOMASK.REGULARIZER", "none"),
+    _cxr("InfoMask, one attention channel (paper)", "cxr_infomask", "WSDET.CAM.INFOMASK.ATTENTION_DIM", "1"),
+    _cxr("InfoMask, per-class masks on CAM evidence (wsdet)", "cxr_infomask", "WSDET.CAM.HEAD.NAME",
+         "ClassInfoMaskHead"),
+    next(run for run in _CXR_METHODS if run.name == "STL (avg)"),
+    _cxr("STL (avg), classifier on the averaged map (wsdet)", "cxr_stl_avg", "WSDET.CAM.STL.CLASSIFIER_INPUT", "gap",
+         scaled_keys=STL_SWITCH),
+    next(run for run in _CXR_METHODS if run.name == "PCAM"),
+    _cxr("PCAM, loss averaged over the classes", "cxr_pcam", "WSDET.CAM.CLASS_REDUCTION", "mean",
+         "SOLVER.BASE_LR", "0.05"),
 )
 
 
@@ -153,6 +191,12 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
         runs.append(_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}", "bus_joint", "WSDET.MIL.MOI",
                          "most_abnormal", init_from="joint, MoI most_abnormal", self_train_fraction=0.5,
                          self_train_init=init))
+    augment = ("WSDET.AUGMENT.ROTATION", "5.0", "WSDET.AUGMENT.CROP", "0.05", "WSDET.AUGMENT.BRIGHTNESS", "0.2",
+               "WSDET.AUGMENT.CONTRAST", "(0.2, 1.8)")
+    runs.append(_bus("joint, MoI most_abnormal, official augmentations", "bus_joint", "WSDET.MIL.MOI", "most_abnormal",
+                     *augment))
+    runs.append(_bus("joint, MoI most_abnormal, official augmentations and class weights", "bus_joint",
+                     "WSDET.MIL.MOI", "most_abnormal", *augment, "WSDET.MIL.CLASS_WEIGHTS", "auto"))
     runs.append(_bus("weak only", "bus_weak_only"))
     runs.append(_bus("weak only, MoI most_abnormal, normal top-1", "bus_weak_only", "WSDET.MIL.MOI",
                      "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", "1"))
@@ -162,6 +206,7 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
 SUITES: Dict[str, Tuple[MethodRun, ...]] = {
     "bus": _BUS_METHODS,
     "cxr": _CXR_METHODS,
+    "bus-cam": _BUS_CAM_METHODS,
     "bus-study": _bus_study(),
     "cxr-study": _CXR_STUDY,
     "bus-defaults": _bus_defaults(),

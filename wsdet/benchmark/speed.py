@@ -88,7 +88,8 @@ PAPER_CASES = (
 CAM_CASES = tuple(
     Case(name, f"cxr_{name}.yaml", NO_WEIGHTS if name.startswith("poscam_stage") else ())
     for name in (
-        "gap", "gmp", "lse", "pcam", "stl", "infomask", "poscam_stage1", "poscam_stage2", "poscam_stage3"
+        "gap", "gmp", "lse", "pcam", "stl", "stl_avg", "infomask", "gradcam", "poscam_stage1", "poscam_stage2",
+        "poscam_stage2_gain", "poscam_stage3",
     )
 )
 INFERENCE_CASES = (Case("bus_joint", "bus_joint.yaml"), PLAIN) + CAM_CASES

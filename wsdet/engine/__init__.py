@@ -1,6 +1,7 @@
 """Training and evaluation with Detectron2's trainer: wsdet's trainer, checkpoints, config checks."""
 from types import ModuleType as _ModuleType
 
+from .best_checkpoint import BestValidationCheckpointer, add_best_checkpointer
 from .checkpoint import (
     CorruptCheckpointError,
     UnsafeCheckpointError,

@@ -1,4 +1,5 @@
 """Run a trained wsdet model on image files: what to read, how to read it, and the class names."""
+import dataclasses
 import fnmatch
 import logging
 import os
@@ -13,9 +14,9 @@ from detectron2.data import transforms as T
 from detectron2.modeling import build_model
 
 from ..data import DatasetFormatError
-from ..data.image_io import DICOM_EXTENSIONS, is_dicom, read_image
+from ..data.image_io import DICOM_EXTENSIONS, ImageReadOptions, is_dicom, read_image
 from ..modeling.cam import CAMHead
-from .checkpoint import WSDetCheckpointer
+from .checkpoint import load_weights_to_evaluate
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -38,21 +39,25 @@ class Predictor:
     """Detectron2's ``DefaultPredictor`` for wsdet models: wsdet's image reader (DICOM included), no
     dependency on dataset metadata, outputs on the CPU."""
 
-    def __init__(self, cfg: CfgNode):
+    def __init__(self, cfg: CfgNode, allow_untrained: bool = False):
+        """
+        Args:
+            cfg: the model's config; ``MODEL.WEIGHTS`` are loaded (refused when they provide none of the
+                model's parameters, unless ``allow_untrained``).
+        """
         self.model = build_model(cfg)
         self.model.eval()
-        WSDetCheckpointer(self.model, allow_unsafe=cfg.WSDET.ALLOW_UNSAFE_CHECKPOINTS).load(cfg.MODEL.WEIGHTS)
+        load_weights_to_evaluate(self.model, cfg, allow_untrained=allow_untrained)
         self.resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
         self.input_format = cfg.INPUT.FORMAT
-        self.dicom_frame = cfg.WSDET.DICOM.FRAME
-        self.dicom_window = tuple(cfg.WSDET.DICOM.WINDOW) or None
+        self.read_options = ImageReadOptions.from_config(cfg)
         cam_heads = [m for m in self.model.modules() if isinstance(m, CAMHead)]
         # image_probs of softmax detectors drop the background (normal) probability
         self.single_label = cam_heads[0].single_label if cam_heads else True
 
     def read(self, path: str) -> np.ndarray:
         """The image in ``cfg.INPUT.FORMAT``; raises :class:`wsdet.data.ImageReadError`."""
-        return read_image(path, self.input_format, dicom_frame=self.dicom_frame, dicom_window=self.dicom_window)
+        return read_image(path, self.input_format, **dataclasses.asdict(self.read_options))
 
     def __call__(self, image: np.ndarray) -> Dict[str, object]:
         height, width = image.shape[:2]

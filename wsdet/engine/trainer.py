@@ -20,6 +20,7 @@ from ..evaluation.report import json_safe
 from ..modeling import class_weights_from_counts
 from ..visualization.evaluation_figures import EvaluationFigures
 from .alternating import AlternatingStepTrainer
+from .best_checkpoint import add_best_checkpointer
 from .checkpoint import WSDetCheckpointer
 from .config_checks import check_config
 from .distributed import broadcast_buffers, create_ddp_model
@@ -152,7 +153,7 @@ class WSDetTrainer(DefaultTrainer):
         weak_lr = []
         if self.weak_optimizer is not None:
             weak_lr = [hooks.LRScheduler(optimizer=self.weak_optimizer, scheduler=self.weak_scheduler)]
-        return seeder + super().build_hooks() + weak_lr + [SkippedImagesReport()]
+        return seeder + add_best_checkpointer(self, super().build_hooks()) + weak_lr + [SkippedImagesReport()]
 
     @classmethod
     def build_optimizer(cls, cfg: CfgNode, model: torch.nn.Module) -> torch.optim.Optimizer:

@@ -1,7 +1,9 @@
 """ChestX-ray14 localization accuracy at IoBB > T and average false positives (Wang et al., CVPR 2017).
 
 Definition used here, for each (image, class c) with at least one GT box of class c (a "finding"),
-looking at the class-c predicted boxes of that image with score >= ``score_thresh``:
+looking at the class-c predicted boxes of that image: all of them for a heatmap model (the boxes of the
+GT class's map whatever the class probability, as the ChestX-ray14 protocol evaluates the map of the
+finding's class; ``score_thresh=None``), those with score >= ``score_thresh`` for a detector:
 
 - accuracy(T): the finding is localized if some such box has IoBB > T with some class-c GT box,
   IoBB = |GT ∩ pred| / |pred|; accuracy = localized findings / findings;
@@ -12,7 +14,7 @@ Boxes of a class with no GT box in the image are left out of AFP (a classificati
 localization one), as are images without boxes. Overall values pool the findings of all classes.
 """
 
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -37,11 +39,13 @@ def cxr_localization(
     num_images: int,
     class_names: Sequence[str],
     thresholds: Sequence[float] = CXR_IOBB_THRESHOLDS,
-    score_thresh: float = 0.5,
+    score_thresh: Optional[float] = 0.5,
 ) -> Dict[str, object]:
-    """Accuracy and AFP at each IoBB threshold, overall and per class (see the module docstring)."""
+    """Accuracy and AFP at each IoBB threshold, overall and per class (see the module docstring); the
+    boxes with score < ``score_thresh`` are left out, none when it is None."""
     shape = (num_images, len(class_names))
-    dets = dets.select(dets.scores >= score_thresh)
+    if score_thresh is not None:
+        dets = dets.select(dets.scores >= score_thresh)
     rows_det, rows_gt = pair_indices(dets, gt)
     best_det = np.full(len(dets), -1.0)  # best IoBB of each box over its class's GT boxes; -1: none
     np.maximum.at(best_det, rows_det, box_iobb(gt.boxes[rows_gt], dets.boxes[rows_det]))

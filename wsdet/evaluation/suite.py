@@ -11,9 +11,10 @@ An output record is one dict per image, every key optional:
 
 Metric groups (the rule): ``classification`` when every image has ``probs``; ``corloc`` (with the
 false positives per normal image) and ``froc`` when every box-annotated image (with boxes, or normal)
-has detections; ``cxr_localization`` (IoBB accuracy, the ChestX-ray14 protocol) only on multi-label
-test sets (:func:`single_label`), so a normal / benign / malignant detector never reports it;
-``heatmap`` only when the records hold heatmap peaks and maps (models that give heatmaps).
+has detections; ``cxr_localization`` (IoBB accuracy, the ChestX-ray14 protocol) for models that give
+heatmaps and on multi-label test sets (:func:`single_label`), so a detector of normal / benign /
+malignant images never reports it; ``heatmap`` only when the records hold heatmap peaks and maps
+(models that give heatmaps).
 """
 
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from .tables import BoxTable
 class EvalSettings:
     """Options of :func:`evaluate_records`; every threshold must come from validation, not test."""
 
-    score_thresh: float = 0.5  # detection score threshold of CorLoc, FP per normal image, CXR accuracy
+    score_thresh: float = 0.5  # detection score threshold of CorLoc, FP per normal image, detectors' CXR accuracy
     iou_thresh: float = 0.5  # IoU > iou_thresh is a hit (CorLoc, FROC)
     froc_criterion: str = "iou"  # FROC hit: "iou" or "center" (detection centre inside the lesion box)
     n_resamples: int = 1000  # bootstrap resamples of the CorLoc CIs
@@ -143,6 +144,7 @@ def evaluate_records(
     if not len(rows) or not len(gt.boxes):
         return results
     box_gt, box_records = gt.select(rows), [records[i] for i in rows]
+    heatmap_model = all("peak_values" in r and "maps" in r for r in box_records)
     if all("boxes" in r for r in box_records):
         dets = BoxTable.from_per_image(
             [r["boxes"] for r in box_records],
@@ -163,10 +165,11 @@ def evaluate_records(
         results["froc"] = froc(
             box_gt.boxes, dets, len(rows), iou_thresh=settings.iou_thresh, criterion=settings.froc_criterion
         )
-        if not single:
-            results["cxr_localization"] = cxr_localization(
-                box_gt.boxes, dets, len(rows), class_names, score_thresh=settings.score_thresh
+        if heatmap_model or not single:  # the ChestX-ray14 protocol: not for single-label detectors
+            results["cxr_localization"] = cxr_localization(  # heatmap models: the GT class's boxes, ungated
+                box_gt.boxes, dets, len(rows), class_names,
+                score_thresh=None if heatmap_model else settings.score_thresh,
             )
-    if all("peak_values" in r and "maps" in r for r in box_records):
+    if heatmap_model:
         results["heatmap"] = _heatmap_metrics(box_gt, box_records, class_names, settings)
     return results

@@ -1,4 +1,4 @@
-"""Attention mining (Lu & Tong 2019, stage 2; GAIN-style): erase what the CAM attends to, re-classify."""
+"""Attention mining of positive-CAM stage 2 (Lu & Tong 2019): the network also classifies what it attends to."""
 
 import math
 from typing import Callable, Tuple
@@ -9,12 +9,15 @@ from torch import nn
 
 from detectron2.config import CfgNode, configurable
 
+from .heads import CAMHead
 from .postprocessing import normalize_heatmaps
 
-__all__ = ["ACCURACY_MODES", "AttentionMining", "soft_mask"]
+__all__ = ["ACCURACY_MODES", "ATTENTION_MINING_MODES", "AttentionMining", "soft_mask"]
 
 # Values of WSDET.CAM.ATTENTION_MINING.ACCURACY.
 ACCURACY_MODES = ("balanced", "per_label")
+# Values of WSDET.CAM.ATTENTION_MINING.MODE.
+ATTENTION_MINING_MODES = ("restrict", "erase")
 
 
 def soft_mask(attention: torch.Tensor, sigma: float, omega: float) -> torch.Tensor:
@@ -24,11 +27,20 @@ def soft_mask(attention: torch.Tensor, sigma: float, omega: float) -> torch.Tens
 
 class AttentionMining(nn.Module):
     """
-    Per image, ``A`` = the union (pixel-wise max) of the min-max normalized heatmaps of its positive
-    classes, upsampled to the input; ``I* = I - T(A) * I`` on the normalized input tensor (erased
-    pixels become the mean pixel); ``L_am`` = mean probability of the positive classes on ``I*``
-    (normal images do not count). The caller mixes ``(1 - lambda) L_cls + lambda L_am`` with
-    ``lambda = e^P / e``, ``P`` the running (exponential moving average) classification accuracy.
+    Per image, the attention ``A`` is the union (pixel-wise max) of the min-max normalized heatmaps of
+    its positive classes (of a normal image: of every lesion class, its most lesion-like area),
+    upsampled to the input, and ``T(A) = sigmoid(omega (A - sigma))``. Images are masked on the
+    normalized input tensor (a masked-out pixel becomes the mean pixel), and ``T(A)`` stays
+    differentiable, so that ``L_am`` also trains the maps. Two modes:
+
+    * ``"restrict"`` (the paper): ``L_am`` = the head's classification loss of ``T(A) * I`` against the
+      image labels: the attended area alone must show the image's findings, and the most lesion-like
+      area of a normal image must look normal;
+    * ``"erase"`` (GAIN, Li et al. 2018): ``L_am`` = mean probability of the positive classes on
+      ``I - T(A) * I``, to be minimized (normal images do not count).
+
+    The caller mixes ``(1 - lambda) L_cls + lambda L_am`` with ``lambda = e^P / e``, ``P`` the running
+    (exponential moving average) classification accuracy.
 
     In multi-label mode ``P`` is by default the balanced accuracy (mean of sensitivity and specificity
     over the batch's label decisions at 0.5): with K sparse labels the plain per-label accuracy is
@@ -40,6 +52,7 @@ class AttentionMining(nn.Module):
     def __init__(
         self,
         *,
+        mode: str = "restrict",
         sigma: float = 0.5,
         omega: float = 10.0,
         momentum: float = 0.9,
@@ -48,6 +61,7 @@ class AttentionMining(nn.Module):
     ):
         """
         Args:
+            mode: "restrict" or "erase".
             sigma, omega: soft-mask threshold and sharpness of ``T(A)``.
             momentum: of the running accuracy ``P <- momentum P + (1 - momentum) batch accuracy``.
             single_label: accuracy over normal + K exclusive classes (else per class at 0.5).
@@ -55,10 +69,15 @@ class AttentionMining(nn.Module):
                 "per_label" accuracy.
         """
         super().__init__()
+        if mode not in ATTENTION_MINING_MODES:
+            raise ValueError(
+                f"Unknown attention-mining mode {mode!r}; expected one of {ATTENTION_MINING_MODES}"
+            )
         if accuracy not in ACCURACY_MODES:
             raise ValueError(
                 f"Unknown attention-mining accuracy {accuracy!r}; expected one of {ACCURACY_MODES}"
             )
+        self.mode = mode
         self.sigma = sigma
         self.omega = omega
         self.momentum = momentum
@@ -70,6 +89,7 @@ class AttentionMining(nn.Module):
     def from_config(cls, cfg: CfgNode):
         am = cfg.WSDET.CAM.ATTENTION_MINING
         return {
+            "mode": am.MODE,
             "sigma": am.SIGMA,
             "omega": am.OMEGA,
             "momentum": am.ACCURACY_MOMENTUM,
@@ -91,32 +111,42 @@ class AttentionMining(nn.Module):
         truth = torch.cat([labels, (labels.sum(dim=1, keepdim=True) == 0).float()], dim=1)
         return (torch.cat([probs, normal], dim=1).argmax(dim=1) == truth.argmax(dim=1)).float().mean()
 
+    def attention(self, heatmaps: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """(N, 1, h, w) attention ``A`` of each image: see the class doc."""
+        normal = labels.sum(dim=1, keepdim=True) == 0
+        selected = torch.where(normal, torch.ones_like(labels), labels)
+        return (normalize_heatmaps(heatmaps, "minmax") * selected[:, :, None, None]).amax(dim=1, keepdim=True)
+
     def forward(
         self,
         images: torch.Tensor,
         heatmaps: torch.Tensor,
-        probs: torch.Tensor,
+        logits: torch.Tensor,
         labels: torch.Tensor,
         classify: Callable[[torch.Tensor], torch.Tensor],
+        head: CAMHead,
     ) -> Tuple[torch.Tensor, float]:
         """
         Args:
             images: (N, 3, H, W) normalized input tensor.
             heatmaps: (N, K, h, w) lesion-class heatmaps of the head on ``images``.
-            probs: (N, K) class probabilities on ``images``.
+            logits: image logits of the head on ``images``.
             labels: (N, K) multi-hot image labels.
-            classify: maps an input tensor to (N, K) class probabilities (the same network).
+            classify: maps an input tensor to the head's image logits (the same network).
+            head: the CAM head (its classification loss and probabilities).
 
         Returns:
-            ``L_am`` (scalar, 0 when the batch has no positive label) and ``lambda``.
+            ``L_am`` (scalar; "erase": 0 when the batch has no positive label) and ``lambda``.
         """
         weight = math.exp(self.running_accuracy.item() - 1.0)
         with torch.no_grad():
-            accuracy = self.batch_accuracy(probs, labels)
+            accuracy = self.batch_accuracy(head.image_probs(logits), labels)
             self.running_accuracy.mul_(self.momentum).add_((1 - self.momentum) * accuracy)
-        attention = (normalize_heatmaps(heatmaps, "minmax") * labels[:, :, None, None]).amax(dim=1, keepdim=True)
-        attention = F.interpolate(attention, size=images.shape[-2:], mode="bilinear", align_corners=False)
-        erased = images - soft_mask(attention, self.sigma, self.omega) * images
-        erased_probs = classify(erased)
-        loss = (erased_probs * labels).sum() / labels.sum().clamp(min=1)
-        return loss, weight
+        attention = F.interpolate(
+            self.attention(heatmaps, labels), size=images.shape[-2:], mode="bilinear", align_corners=False
+        )
+        kept = soft_mask(attention, self.sigma, self.omega) * images
+        if self.mode == "restrict":
+            return head.classification_loss(classify(kept), labels), weight
+        erased_probs = head.image_probs(classify(images - kept))
+        return (erased_probs * labels).sum() / labels.sum().clamp(min=1), weight
