@@ -138,8 +138,9 @@ def test_dataset_without_boxes_gets_classification_only():
     assert results["classification"]["mean_auc"] == 1.0
 
 
-def test_detector_without_heatmaps_and_partial_outputs():
-    evaluator = LocalizationEvaluator(_register(), settings=EvalSettings(n_resamples=50))
+@pytest.mark.parametrize("single_label", [None, False])  # the data's own (single-label), or multi-label
+def test_detector_without_heatmaps_and_partial_outputs(single_label):
+    evaluator = LocalizationEvaluator(_register(), settings=EvalSettings(n_resamples=50, single_label=single_label))
     evaluator.reset()
     for image_id in (1, 2):
         evaluator.process([{"image_id": image_id, "height": SIZE, "width": SIZE}], [_output(image_id, False)])
@@ -147,7 +148,10 @@ def test_detector_without_heatmaps_and_partial_outputs():
     results = evaluator.evaluate()
     assert "heatmap" not in results
     assert results["corloc"]["official"] == 0.5 and np.isnan(results["corloc"]["fp_per_normal_image"])
-    assert results["cxr_localization"]["acc@iobb0.9"] == 0.5  # a detector: image 2's box (score 0.4) is not
+    if single_label is None:  # a single-label detector: no ChestX-ray14 metrics
+        assert "cxr_localization" not in results
+    else:
+        assert results["cxr_localization"]["acc@iobb0.9"] == 0.5  # a detector: image 2's box (score 0.4) is not
     evaluator.reset()
     assert evaluator.evaluate() == {}
 
