@@ -15,6 +15,8 @@ KNOWN_THIRD_PARTY_WARNINGS: Tuple[Tuple[Type[Warning], str, str], ...] = (
     # detectron2.modeling.anchor_generator calls torch.meshgrid without ``indexing``; its default
     # ("ij") is what the anchor grid needs
     (UserWarning, r"torch\.meshgrid: in an upcoming release", r"torch\.functional"),
+    # detectron2.model_zoo imports pkg_resources, which setuptools < 81 (what it needs) calls deprecated
+    (UserWarning, r"pkg_resources is deprecated as an API", r"detectron2\.model_zoo\.model_zoo"),
 )
 
 # (logger name, message regex) of warnings logged rather than raised
