@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample-image",
         help="image (PNG, DICOM, ...) to trace and check on (default: a random image of the test size)",
     )
-    parser.add_argument("--tolerance", type=float, default=1e-3, help="largest accepted output difference")
+    parser.add_argument("--tolerance", type=float, default=1e-3,
+                        help="largest accepted output difference (default: %(default)s)")
+    parser.add_argument("--allow-untrained", action="store_true",
+                        help="export even when MODEL.WEIGHTS provides none of the model's weights")
     parser.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="config overrides, e.g. MODEL.WEIGHTS")
     return parser
 
@@ -75,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logger(name="wsdet")
     cfg = build_config(args.config_file, [*args.opts, "MODEL.DEVICE", "cpu"])
-    predictor = Predictor(cfg)
+    predictor = Predictor(cfg, allow_untrained=args.allow_untrained)
     image = sample_tensor(predictor, args.sample_image, cfg.INPUT.MIN_SIZE_TEST)
     with torch.no_grad():
         reference = tracing_adapter(predictor.model, image)(image)
