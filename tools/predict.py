@@ -31,7 +31,6 @@ Example:
 """
 
 import argparse
-import os
 import sys
 from typing import Optional, Sequence
 
