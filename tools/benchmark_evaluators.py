@@ -34,7 +34,8 @@ def main():
     print(f"{'':<52s} {'wall':>10s} {'CPU':>10s}")
     start, cpu = time.perf_counter(), time.process_time()
     gt, records = synthesize(args.images, args.dets_per_image, args.heatmap_size, args.seed)
-    print_line(f"synthesize {args.images} images (not a metric)", time.perf_counter() - start, time.process_time() - cpu)
+    elapsed = (time.perf_counter() - start, time.process_time() - cpu)
+    print_line(f"synthesize {args.images} images (not a metric)", *elapsed)
     print(f"{args.images} images, {len(gt.boxes)} lesions, {args.images * args.dets_per_image} detections, "
           f"{args.heatmap_size}px heatmaps")
     times = time_metrics(gt, records, args.resamples, print_line)

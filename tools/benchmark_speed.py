@@ -47,7 +47,8 @@ def training_table(result: Mapping[str, Any], column: str) -> str:
     reference = result["reference"]
     rows = [
         [name, m[column], f"{m['strong_images']} strong + {m['weak_images']} weak", f"{m['step_s_median']:.3f}",
-         f"{m['images_per_s']:.1f}", f"{m['time_ratio']:.3f}", f"{m['peak_memory_mib']:.0f}", f"{m['memory_ratio']:.3f}"]
+         f"{m['images_per_s']:.1f}", f"{m['time_ratio']:.3f}", f"{m['peak_memory_mib']:.0f}",
+         f"{m['memory_ratio']:.3f}"]
         for name, m in result["models"].items()
     ]
     header = ["model", column.replace("_", " "), "images / step", "step (s, median)", "images / s",
@@ -97,8 +98,11 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         loading = report["loader"] = compare_loading(args.device, args.opts, args.io_images, args.io_side,
                                                      args.steps, args.warmup)
         print(f"\n## Training loader vs training step ({args.io_images} weak + {args.io_images // 4} box images)\n")
-        rows = [[fmt.upper(), f"{m['workers']} / 0", f"{m['images_per_s']:.0f} / {loading[fmt]['no_workers']['images_per_s']:.0f}"]
-                for fmt in ("png", "dicom") for m in [loading[fmt]["config_workers"]]]
+        rows = []
+        for fmt in ("png", "dicom"):
+            with_workers, without = loading[fmt]["config_workers"], loading[fmt]["no_workers"]
+            speeds = f"{with_workers['images_per_s']:.0f} / {without['images_per_s']:.0f}"
+            rows.append([fmt.upper(), f"{with_workers['workers']} / 0", speeds])
         print(markdown_table(["format", "workers", "loader images / s"], rows))
         print(f"\ntraining step (joint MIL): {loading['training_images_per_s']:.1f} images / s")
     return report

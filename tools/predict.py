@@ -31,7 +31,6 @@ Example:
 """
 
 import argparse
-import os
 import sys
 from typing import Optional, Sequence
 
@@ -61,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recursive", action="store_true", help="also read the folders inside input folders")
     parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                         help="leave out files whose name or path matches (repeatable)")
-    parser.add_argument("--score-thresh", type=float, default=0.5, help="minimum score of the boxes drawn (default: 0.5)")
+    parser.add_argument("--score-thresh", type=float, default=0.5,
+                        help="minimum score of the boxes drawn (default: 0.5)")
     parser.add_argument("--no-overlays", action="store_true", help="write no overlay pictures")
     parser.add_argument("--save-heatmaps", action="store_true", help="write each image's heatmaps as .npy")
     parser.add_argument("--allow-untrained", action="store_true",

@@ -1,5 +1,4 @@
 """The training/inference mapper: image labels, instances only for strong images, consistent boxes."""
-import numpy as np
 import pytest
 import torch
 from detectron2.config import get_cfg

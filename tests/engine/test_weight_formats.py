@@ -5,7 +5,6 @@ import os
 import pickle
 
 import numpy as np
-import pytest
 import torch
 import torchvision
 from detectron2.checkpoint.c2_model_loading import convert_basic_c2_names

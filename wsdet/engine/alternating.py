@@ -28,7 +28,9 @@ class AlternatingStepTrainer(SimpleTrainer):
             ([x for x in data if x["supervision"] == "weak"], self.weak_optimizer),
         )
         if not all(batch for batch, _ in parts):
-            raise ValueError("WSDET.DATALOADER.MODE 'alternating' needs box-annotated and image-labelled images in every batch")
+            raise ValueError(
+                "WSDET.DATALOADER.MODE 'alternating' needs box-annotated and image-labelled images in every batch"
+            )
         loss_dict = {}
         for batch, optimizer in parts:
             losses = self.model(batch)  # the losses of the other kind of image are zero-weighted

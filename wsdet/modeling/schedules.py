@@ -65,7 +65,9 @@ def build_mil_alpha_schedule(
     * ``"linear"``: rises linearly from 0 at t=0 to ``value`` at ``t=ramp_iters``, then stays there.
     """
     if name not in MIL_ALPHA_SCHEDULES:
-        raise ValueError(f"Unknown alpha schedule {name!r} (WSDET.MIL.ALPHA.SCHEDULE); expected one of {MIL_ALPHA_SCHEDULES}.")
+        raise ValueError(
+            f"Unknown alpha schedule {name!r} (WSDET.MIL.ALPHA.SCHEDULE); expected one of {MIL_ALPHA_SCHEDULES}."
+        )
     if name == "static":
         scheduler = ConstantParamScheduler(value)
     elif name == "step_exp":

@@ -228,7 +228,8 @@ def corloc_sweep_figure(
         ax.plot([fps[at]], [corloc[at]], "o", color=f"C{i}", markersize=5)
     ax.set_xscale("symlog", linthresh=0.1)
     ax.set_ylim(0.0, 1.05)
-    ax.set_xlabel("false positives per normal image" if fp_key == "fp_per_normal_image" else "false positives per image")
+    normal_only = fp_key == "fp_per_normal_image"
+    ax.set_xlabel("false positives per normal image" if normal_only else "false positives per image")
     ax.set_ylabel("CorLoc (official)")
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)

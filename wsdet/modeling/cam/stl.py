@@ -121,7 +121,9 @@ class STLHead(CAMHead):
             in_channels=input_shape.channels,
             fc_dim=stl.FC_DIM,
             pooling=build_pooling(cfg, num_outputs),
-            alpha_schedule=build_stl_alpha_schedule(stl.ALPHA, stl.ALPHA_SCHEDULE, stl.SWITCH_ITER, cfg.SOLVER.MAX_ITER),
+            alpha_schedule=build_stl_alpha_schedule(
+                stl.ALPHA, stl.ALPHA_SCHEDULE, stl.SWITCH_ITER, cfg.SOLVER.MAX_ITER
+            ),
             classifier_input=stl.CLASSIFIER_INPUT,
         )
         if stl.CLASSIFIER_INPUT == "flatten":
