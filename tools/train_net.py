@@ -10,8 +10,8 @@ from wsdet.engine.defaults import add_dataset_arguments, register_cli_datasets, 
 
 EXAMPLES = """
 Results land in OUTPUT_DIR (set by each config, e.g. output/bus_joint): log.txt, checkpoints,
-metrics.json, TensorBoard events (tensorboard --logdir OUTPUT_DIR), and per test set inference/<dataset>/ with results.json, the
-metric details and the evaluation figures.
+metrics.json, TensorBoard events (tensorboard --logdir OUTPUT_DIR), and per test set
+inference/<dataset>/ with results.json, the metric details and the evaluation figures.
 
 Examples:
   train the joint strong/weak MIL detector on the synthetic ultrasound data (2-core CPU: ~10 min)

@@ -104,7 +104,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             iou_thresh=args.iou_thresh, criterion=args.froc_criterion, n_resamples=args.bootstrap, seed=args.seed,
         )
         saved = load_froc_curve(folder)
-        if saved and not np.allclose(sensitivity_at(saved, FROC_FP_RATES), sensitivity_at(curves[label], FROC_FP_RATES)):
+        ours = sensitivity_at(curves[label], FROC_FP_RATES)
+        if saved and not np.allclose(sensitivity_at(saved, FROC_FP_RATES), ours):
             logger.warning("%s: this FROC (--iou-thresh %g, --froc-criterion %s) differs from the evaluator's",
                            folder, args.iou_thresh, args.froc_criterion)
     hit = "centre in box" if args.froc_criterion == "center" else f"IoU > {args.iou_thresh:g}"

@@ -76,8 +76,11 @@ def compare_models(
     if probs.get(a) is not None and probs.get(b) is not None:
         for name, (labels, scores) in _auc_problems(gt, class_names).items():
             for m in (a, b):
-                auc = out["models"][m].setdefault("auc", {})
-                auc[name] = {"auc": roc_auc(scores(probs[m]), labels), "ci95": list(delong_ci(scores(probs[m]), labels))}
+                model_scores = scores(probs[m])
+                out["models"][m].setdefault("auc", {})[name] = {
+                    "auc": roc_auc(model_scores, labels),
+                    "ci95": list(delong_ci(model_scores, labels)),
+                }
             out["paired_pvalue"][f"auc {name}"] = auc_pvalue(
                 scores(probs[a]), scores(probs[b]), labels, n_resamples=s.n_resamples, seed=s.seed
             )
@@ -98,13 +101,17 @@ def format_comparison(result: Dict[str, Any]) -> str:
     ma, mb = result["models"][a], result["models"][b]
     p = result["paired_pvalue"]
     rows = []
-    labels = {"official": "CorLoc official", "top1": "CorLoc top-1 of the class", "top1_any_class": "CorLoc top-1 of the image"}
+    labels = {
+        "official": "CorLoc official",
+        "top1": "CorLoc top-1 of the class",
+        "top1_any_class": "CorLoc top-1 of the image",
+    }
     for definition, label in labels.items():
         rows.append([label, *(_value(m["corloc"][definition]["corloc"], m["corloc"][definition]["ci95"])
                               for m in (ma, mb)), _value(p[f"corloc_{definition}"], digits=4)])
     rows.append(["FP per normal image", _value(ma["corloc"]["fp_per_normal_image"], digits=2),
                  _value(mb["corloc"]["fp_per_normal_image"], digits=2), ""])
-    rows.append(["FROC mean sensitivity", _value(ma["froc"]["mean_sensitivity"]), _value(mb["froc"]["mean_sensitivity"]),
+    rows.append(["FROC mean sensitivity", *(_value(m["froc"]["mean_sensitivity"]) for m in (ma, mb)),
                  _value(p["froc_mean_sensitivity"], digits=4)])
     for name in ma.get("auc", {}):
         rows.append([f"AUC {name}", *(_value(m["auc"][name]["auc"], m["auc"][name]["ci95"]) for m in (ma, mb)),

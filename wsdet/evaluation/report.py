@@ -84,7 +84,8 @@ _CORLOC_NAMES = {
 def _corloc_tables(res: Dict[str, Any], class_names: Sequence[str]) -> List[str]:
     definitions = [d for d in _CORLOC_NAMES if d in res]
     rows = [
-        [_CORLOC_NAMES[d], _num(res[d]["corloc"]), _ci(res[d]["ci95"]), _ci(res[d].get("exact_ci95")), res[d]["num_images"]]
+        [_CORLOC_NAMES[d], _num(res[d]["corloc"]), _ci(res[d]["ci95"]), _ci(res[d].get("exact_ci95")),
+         res[d]["num_images"]]
         for d in definitions
     ]
     overall = _table(rows, ["CorLoc", "value", "bootstrap 95% CI", "exact 95% CI", "lesion images"])

@@ -229,7 +229,8 @@ def render_overlay(
     scale = size / max(height, width)
     if scale != 1.0:
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=interpolation)
+        new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = cv2.resize(rgb, new_size, interpolation=interpolation)
     thickness = 2 if size >= 384 else 1
     font_scale = 0.45 if size >= 384 else 0.35
     options = {"cmap": "jet", **(heatmap_options or {})}
