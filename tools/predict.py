@@ -34,6 +34,8 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+import wsdet  # noqa: F401  (first: its warning filters apply to what Detectron2 imports)
+
 import tqdm
 from detectron2.data.detection_utils import convert_image_to_rgb
 from detectron2.utils.logger import setup_logger

@@ -13,8 +13,10 @@ import json
 import logging
 import os
 
+import wsdet  # noqa: F401  (first: its warning filters apply to what Detectron2 imports)
+
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.engine import default_argument_parser, launch
+from detectron2.engine import launch
 from detectron2.utils import comm
 
 from wsdet.data import load_wsdet_coco_json, register_wsdet_coco
@@ -32,6 +34,7 @@ from wsdet.engine.self_training import (
 from wsdet.engine.defaults import (
     add_dataset_arguments,
     build_config,
+    launch_argument_parser,
     register_cli_datasets,
     setup,
     training_datasets,
@@ -116,9 +119,9 @@ def _has_images(json_file):
 
 
 def build_parser():
-    parser = default_argument_parser()
+    parser = launch_argument_parser(__doc__.split("\n\n")[0], "\n\n".join(__doc__.split("\n\n")[1:]))
     parser.add_argument("--fraction", type=float, default=0.5,
-                        help="fraction of the weak lesion images to pseudo-label (paper: 0.5, 0.75)")
+                        help="fraction of the weak lesion images to pseudo-label (default: 0.5; paper: 0.5, 0.75)")
     parser.add_argument("--pseudo-label-dataset", default="",
                         help="weak dataset to pseudo-label (default: the weak one in DATASETS.TRAIN)")
     add_dataset_arguments(parser)

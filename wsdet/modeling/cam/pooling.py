@@ -5,7 +5,6 @@ An operator maps a feature map ``x`` (N, C, H, W) to one vector per image (N, C)
 pooled vector per class (N, K, C).
 """
 
-import math
 from typing import Optional
 
 import torch
@@ -93,7 +92,9 @@ class LogSumExpPool(GlobalPool):
 
     def forward(self, x, logit_maps=None):
         flat = self.gamma * x.flatten(2)
-        return (torch.logsumexp(flat, dim=2) - math.log(flat.shape[2])) / self.gamma
+        # the pixel count as a tensor op, so that a traced model follows the input size
+        count = torch.ones_like(flat[..., :1]).expand_as(flat).sum(dim=2)
+        return (torch.logsumexp(flat, dim=2) - count.log()) / self.gamma
 
 
 @WSDET_POOLING_REGISTRY.register()
