@@ -72,7 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train every method this many iterations (default: each config's SOLVER.MAX_ITER)")
     parser.add_argument("--output-dir", default="output/benchmark",
                         help="one folder per method, leaderboard.md and leaderboard.json (default: %(default)s)")
-    parser.add_argument("--force", action="store_true", help="retrain methods that already have results")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--force", action="store_true", help="retrain methods that already have results")
+    what.add_argument("--report-only", action="store_true",
+                      help="train nothing: the report of the methods that have finished")
+    what.add_argument("--reevaluate", action="store_true",
+                      help="train nothing: evaluate the finished methods' models on the test set again with the "
+                      "current code (e.g. after metrics were added) and report them")
     parser.add_argument("--list", action="store_true", help="print the methods and exit")
     return parser
 
@@ -96,7 +102,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             failed.append(run.name)
             continue
         try:
-            results.append(runner.run(with_iterations(run, iterations)))
+            run = with_iterations(run, iterations)
+            if args.report_only or args.reevaluate:
+                result = runner.reevaluate(run) if args.reevaluate else runner.finished(run)
+                if result is None:
+                    logger.warning("%s: not finished yet, left out", run.name)
+                    continue
+                results.append(result)
+            else:
+                results.append(runner.run(run))
         except (RuntimeError, ValueError, OSError) as e:
             logger.error("%s failed: %s", run.name, e)
             failed.append(run.name)

@@ -270,3 +270,25 @@ def test_seed_summary_gives_mean_spread_and_each_value():
     lines = table.splitlines()
     assert len(lines) == 3  # header, alignment, one method: the run without seeds is not summarized
     assert lines[2] == "| joint | 0, 1, 2 | 80.0 ± 10.0 (90.0, 80.0, 70.0) | 0.10 ± 0.14 (0.00, 0.20, –) |"
+
+
+def test_reevaluation_and_report_of_finished_runs(tmp_path, monkeypatch):
+    tools = FakeTools()
+    runner = _fake_runner(tmp_path, monkeypatch, tools)
+    joint = MethodRun("joint", "configs/bus_joint.yaml", "bus")
+    assert runner.finished(joint) is None and runner.reevaluate(joint) is None  # nothing ran yet
+    trained = runner.run(joint)
+    assert [script for script, _ in tools.commands] == ["train_net.py", "train_net.py"]
+
+    with open(os.path.join(trained.output_dir, "test", "inference", "bus_synth_test", "results.json"), "w") as f:
+        json.dump({"corloc": {"official": 0.5, "top1_any_class": 0.4}}, f)  # what newer metrics would add
+    tools.commands.clear()
+    again = BenchmarkRunner(REPO, str(tmp_path)).finished(joint)
+    assert again == trained and not tools.commands  # the report reads the record, trains nothing
+    updated = runner.reevaluate(joint)
+    (script, args), = tools.commands  # one evaluation, of the same model
+    assert script == "train_net.py" and args[0] == "--eval-only"
+    assert args[args.index("MODEL.WEIGHTS") + 1] == trained.weights
+    assert updated.test == {"corloc": {"official": 0.5}}  # what the (fake) evaluation wrote
+    assert BenchmarkRunner(REPO, str(tmp_path)).finished(joint).test == updated.test
+    assert runner.finished(MethodRun("joint", "configs/bus_joint.yaml", "bus", ("SEED", "3"))) is None

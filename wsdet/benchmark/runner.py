@@ -71,23 +71,28 @@ class BenchmarkRunner:
         self.results: Dict[str, RunResult] = {}
         self._retrained = set()  # runs trained by this runner (their children are retrained too)
 
+    def finished(self, method: MethodRun) -> Optional[RunResult]:
+        """The recorded result of ``method`` when it ran with the same spec (and its parent was not
+        retrained by this runner), else None."""
+        record = os.path.join(self.output_root, slugify(method.name), "benchmark_run.json")
+        if self.force or not os.path.isfile(record) or method.init_from in self._retrained:
+            return None
+        with open(record) as f:
+            saved = json.load(f)
+        if saved.get("spec") != json.loads(json.dumps(asdict(method))):  # as the spec reads back
+            logger.info("%s: options changed since %s", method.name, record)
+            return None
+        logger.info("%s: reusing %s", method.name, record)
+        return RunResult(**saved)
+
     def run(self, method: MethodRun) -> RunResult:
         """Train and evaluate ``method`` (its ``init_from`` run must have run), or reuse its finished run
         when it has the same spec and its parent was not retrained."""
         out = os.path.join(self.output_root, slugify(method.name))
         record = os.path.join(out, "benchmark_run.json")
-        spec = json.loads(json.dumps(asdict(method)))  # as it reads back from the record
-        result = None
-        if not self.force and os.path.isfile(record) and method.init_from not in self._retrained:
-            with open(record) as f:
-                saved = json.load(f)
-            if saved.get("spec") == spec:
-                result = RunResult(**saved)
-                logger.info("%s: reusing %s", method.name, record)
-            else:
-                logger.info("%s: options changed since %s, training again", method.name, record)
+        result = self.finished(method)
         if result is None:
-            result = self._train_and_evaluate(method, out, spec)
+            result = self._train_and_evaluate(method, out, json.loads(json.dumps(asdict(method))))
             write_json(asdict(result), record + ".tmp")
             os.replace(record + ".tmp", record)
             self._retrained.add(method.name)
@@ -119,15 +124,10 @@ class BenchmarkRunner:
         threshold = val.get("heatmap", {}).get("pixel_threshold_chosen_here")
         if threshold is not None and not math.isfinite(threshold):
             threshold = None
-        test_out = os.path.join(out, "test")
         # the model a validation-based selection kept (WSDET.BEST_CHECKPOINT), else the last one
         best = os.path.join(model_dir, "model_best.pth")
         weights = best if os.path.isfile(best) else os.path.join(model_dir, "model_final.pth")
-        eval_opts = ["MODEL.WEIGHTS", weights, "OUTPUT_DIR", test_out, "DATASETS.TEST", f"('{method.test_dataset}',)"]
-        if threshold is not None:
-            eval_opts += ["WSDET.EVAL.PIXEL_THRESH", str(threshold)]
-        self._tool("train_net.py", ["--eval-only", *base, *method.opts, *opts, *eval_opts],
-                   os.path.join(out, "test.log"))
+        test, inference_time = self._evaluate_on_test(method, out, weights, threshold)
         return RunResult(
             name=method.name,
             family=method.family,
@@ -138,12 +138,45 @@ class BenchmarkRunner:
             train_seconds=train_seconds,
             # the training speed is logged to OUTPUT_DIR/log.txt, also by self_train.py's retraining
             seconds_per_iter=_last_match(_TRAINING_SPEED, os.path.join(out, "log.txt")),
-            inference_seconds_per_image=_last_match(_INFERENCE_TIME, os.path.join(test_out, "log.txt")),
+            inference_seconds_per_image=inference_time,
             pixel_threshold=threshold,
             val=val,
-            test=_read_results(test_out, method.test_dataset),
+            test=test,
             pseudo_box_quality=_read_json(os.path.join(out, "pseudo_box_quality.json")),
         )
+
+    def _evaluate_on_test(
+        self, method: MethodRun, out: str, weights: str, threshold: Optional[float]
+    ) -> Tuple[Dict[str, Dict[str, float]], float]:
+        """``--eval-only`` of ``weights`` on the test set into ``<out>/test``: (results, s / image)."""
+        flags, opts, _ = self._data_arguments(method, out)
+        test_out = os.path.join(out, "test")
+        if os.path.isfile(os.path.join(test_out, "log.txt")):  # Detectron2 appends to its logs
+            os.remove(os.path.join(test_out, "log.txt"))
+        eval_opts = ["MODEL.WEIGHTS", weights, "OUTPUT_DIR", test_out, "DATASETS.TEST", f"('{method.test_dataset}',)"]
+        if threshold is not None:
+            eval_opts += ["WSDET.EVAL.PIXEL_THRESH", str(threshold)]
+        base = ["--config-file", os.path.join(self.repo, method.config), *flags]
+        self._tool("train_net.py", ["--eval-only", *base, *method.opts, *opts, *eval_opts],
+                   os.path.join(out, "test.log"))
+        inference_time = _last_match(_INFERENCE_TIME, os.path.join(test_out, "log.txt"))
+        return _read_results(test_out, method.test_dataset), inference_time
+
+    def reevaluate(self, method: MethodRun) -> Optional[RunResult]:
+        """Evaluate the kept model of a finished run on the test set again, with the current code (e.g.
+        after metrics were added), and update its record; None when the run has no record yet."""
+        out = os.path.join(self.output_root, slugify(method.name))
+        record = os.path.join(out, "benchmark_run.json")
+        result = self.finished(method)
+        if result is None:
+            return None
+        result.test, result.inference_seconds_per_image = self._evaluate_on_test(
+            method, out, result.weights, result.pixel_threshold
+        )
+        write_json(asdict(result), record + ".tmp")
+        os.replace(record + ".tmp", record)
+        self.results[method.name] = result
+        return result
 
     def _truth_arguments(self, method: MethodRun) -> List[str]:
         """``--truth-json`` of the weak training set when its true boxes are known (synthetic data)."""
