@@ -66,7 +66,7 @@ def test_training_sections(run_benchmark):
     assert [(m["strong_images"], m["weak_images"]) for m in mil.values()] == [(4, 0), (4, 0), (2, 2)]
     assert len(cam) == 12 and cam["poscam_stage3"]["strong_images"] == 2
     for m in [*mil.values(), *cam.values()]:
-        assert m["step_s_median"] > 0 and m["time_ratio"] > 0
+        assert m["step_s_median"] > 0 and m["time_ratio"] > 0 and m["cpu_time_ratio"] > 0
         assert m["peak_memory_mib"] > 0 and m["memory_ratio"] > 0
     assert report["mil"]["weak_images_time_ratio"] > 0
     paper = list(report["paper"]["models"].values())

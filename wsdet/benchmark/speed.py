@@ -179,22 +179,32 @@ def synchronizer(device: str) -> Callable[[], None]:
 
 
 def interleaved_times(
-    steps: Mapping[str, Callable[[], None]], rounds: int, warmup: int, sync: Callable[[], None]
+    steps: Mapping[str, Callable[[], None]],
+    rounds: int,
+    warmup: int,
+    sync: Callable[[], None],
+    cpu_times: Optional[Dict[str, List[float]]] = None,
 ) -> Dict[str, List[float]]:
-    """Seconds of each call of each step: ``warmup`` untimed calls each, then ``rounds`` rounds of one
-    call of every step, the first step of a round rotating."""
+    """Wall seconds of each call of each step: ``warmup`` untimed calls each, then ``rounds`` rounds of
+    one call of every step, the first step of a round rotating. ``cpu_times``, when given, receives the
+    CPU seconds of this process for each call (steadier than wall time on a shared CPU)."""
     for step in steps.values():
         for _ in range(warmup):
             step()
     names = list(steps)
     times: Dict[str, List[float]] = {name: [] for name in names}
+    for name in names:
+        if cpu_times is not None:
+            cpu_times[name] = []
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             sync()
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             steps[name]()
             sync()
             times[name].append(time.perf_counter() - start)
+            if cpu_times is not None:
+                cpu_times[name].append(time.process_time() - cpu)
     return times
 
 
@@ -252,7 +262,8 @@ def compare_training(
 ) -> Dict[str, Any]:
     """Interleaved step times and peak memory of ``cases``, with ratios to the first case."""
     built = {c.name: TrainingStep(c, device, opts) for c in cases}
-    times = interleaved_times(built, steps, warmup, synchronizer(device))
+    cpu: Dict[str, List[float]] = {}
+    times = interleaved_times(built, steps, warmup, synchronizer(device), cpu)
     memory = {c.name: peak_memory_mib(c, device, opts) for c in cases}
     reference = cases[0].name
     models = {}
@@ -269,7 +280,10 @@ def compare_training(
             "step_s_median": statistics.median(times[c.name]),
             "images_per_s": (strong + weak) / statistics.median(times[c.name]),
             "step_s": times[c.name],
+            "step_cpu_s": cpu[c.name],
             "time_ratio": paired_ratio(times[c.name], times[reference]),
+            "step_cpu_s_median": statistics.median(cpu[c.name]),
+            "cpu_time_ratio": paired_ratio(cpu[c.name], cpu[reference]),
             "peak_memory_mib": memory[c.name],
             "memory_ratio": memory[c.name] / memory[reference],
         }
