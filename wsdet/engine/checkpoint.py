@@ -15,6 +15,7 @@ from detectron2.config import CfgNode
 from .weight_formats import TORCHVISION_RESNET_SETTINGS, torchvision_resnet_to_detectron2
 
 try:
+    # numpy 2 moved the module to a private name; pickled arrays name it, so the safe loader must allow it
     from numpy._core import multiarray as _multiarray  # numpy >= 2
 except ImportError:  # numpy 1.x
     from numpy.core import multiarray as _multiarray
@@ -336,6 +337,7 @@ class WSDetCheckpointer(DetectionCheckpointer):
     # ---------------------------------------------------------------------------- weights matched
 
     def _load_model(self, checkpoint: Dict[str, Any]):
+        # fvcore's Checkpointer documents _load_file/_load_model as the methods subclasses override
         incompatible = super()._load_model(checkpoint)
         missing = set(incompatible.missing_keys)
         self.matched_parameters = sum(1 for name, _ in self.model.named_parameters() if name not in missing)

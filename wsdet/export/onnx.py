@@ -22,6 +22,7 @@ OPSET = 17
 
 def _pad_one_sequence(g, sequences, batch_first, padding_value, padding_side=None):
     """``pad_sequence`` of a single tensor (the exported graph sees one image): a new batch axis."""
+    # torch.onnx offers no public helpers to read a symbolic's arguments; its own symbolics use these
     tensors = symbolic_helper._unpack_list(sequences)
     if len(tensors) != 1:
         raise RuntimeError(f"ONNX export of pad_sequence supports one sequence, got {len(tensors)}")
