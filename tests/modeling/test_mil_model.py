@@ -18,7 +18,9 @@ from wsdet.modeling import (
     build_mil_alpha_schedule,
     image_label_targets,
     mil_loss,
+    regions_with_gradient,
 )
+from wsdet.modeling import mil_roi_heads
 
 BENIGN, MALIGNANT, NORMAL = 0, 1, 2
 STRONG_LOSSES = ("loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg")
@@ -180,6 +182,37 @@ def test_batched_mil_loss_equals_the_per_image_definition(seed):
         assert torch.allclose(g, e, atol=1e-7)
 
 
+@pytest.mark.parametrize("seed", range(24))
+def test_the_regions_with_gradient_alone_give_the_same_loss(seed):
+    generator = torch.Generator().manual_seed(seed)
+    normal_regions = (0, 1, 3)[seed % 3]
+    lengths = torch.randint(0, 7, (4,), generator=generator).tolist()
+    logits = [torch.randint(-3, 4, (n, 3), generator=generator).float().requires_grad_() for n in lengths]
+    targets = torch.randint(0, 3, (4,), generator=generator)
+    weights = torch.tensor([0.3, 0.7, (0.0, 0.5)[seed % 2]])  # normal images ignored or pushed to background
+    selector = MoISelector(MOI_VARIANTS[seed % 4], MALIGNANT, 2, ("prob", "logit")[seed // 4 % 2])
+
+    keep = regions_with_gradient(logits, targets, weights, selector, normal_regions)
+    full = mil_loss(logits, targets, weights, selector, normal_regions)
+    alone = mil_loss([x[k] for x, k in zip(logits, keep)], targets, weights, selector, normal_regions)
+    assert torch.allclose(alone, full, rtol=1e-6, atol=1e-7)
+    grads = torch.autograd.grad(full, [x for x in logits if len(x)], allow_unused=True)
+    for x, k, g in zip([x for x in logits if len(x)], [k for x, k in zip(logits, keep) if len(x)], grads):
+        with_gradient = [] if g is None else g.abs().sum(dim=1).nonzero().squeeze(1).tolist()
+        assert set(with_gradient) <= set(k.tolist()) and k.tolist() == sorted(k.tolist())
+
+
+def test_regions_with_gradient_examples():
+    selector = MoISelector("most_abnormal", MALIGNANT, 2)
+    logits = [LOGITS, LOGITS, LOGITS, torch.zeros(0, 3)]
+    targets = torch.tensor([BENIGN, NORMAL, MALIGNANT, BENIGN])
+    keep = regions_with_gradient(logits, targets, torch.tensor([1.0, 1.0, 0.5]), selector, normal_regions=2)
+    # benign: the most abnormal region r2; normal: its two most abnormal regions r2, r0; malignant: r0
+    assert [k.tolist() for k in keep] == [[2], [0, 2], [0], []]
+    ignored = regions_with_gradient(logits, targets, torch.tensor([1.0, 1.0, 0.0]), selector, normal_regions=2)
+    assert [k.tolist() for k in ignored] == [[2], [], [0], []]
+
+
 def test_mil_loss_normal_image_top_regions():
     normal = LOGITS.clone().requires_grad_()
     loss = _loss([normal], [NORMAL], [1.0, 1.0, 0.5], normal_regions=2)
@@ -308,6 +341,40 @@ def test_weak_images_get_no_rpn_or_box_loss(model):
     for name, p in model.named_parameters():
         mil_grad = torch.zeros_like(p) if p.grad is None else p.grad
         assert torch.equal(mil_grad, total_grads[name]), name
+
+
+@pytest.fixture
+def set_normal_weight(model):
+    """Sets the MIL CE weight of normal weak images of the shared model for one test."""
+    saved = model.roi_heads.mil_class_weights.clone()
+    yield lambda weight: model.roi_heads.mil_class_weights.__setitem__(NORMAL, weight)
+    model.roi_heads.mil_class_weights.copy_(saved)
+
+
+@pytest.mark.parametrize("normal_weight", [1.0, 0.0])
+def test_weak_loss_and_gradients_equal_one_pass_over_every_proposal(model, monkeypatch, set_normal_weight,
+                                                                     normal_weight):
+    """The box head keeps a graph for the regions the MIL loss has a gradient through only; the
+    reference is the one pass with a graph over every proposal (what a BatchNorm box head gets)."""
+    set_normal_weight(normal_weight)
+    batch = [_weak(1, MALIGNANT), _weak(3, BENIGN), _weak(4)]
+    results = []
+    for one_pass in (False, True):
+        if one_pass:  # every box head counts as one with batch statistics
+            monkeypatch.setattr(mil_roi_heads, "_BATCH_STATISTICS_NORMS", (torch.nn.Module,))
+        losses, _ = _train_step(model, batch, iteration=5000)
+        results.append((losses["loss_mil"].detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (loss, grads), (reference, reference_grads) = results
+    assert loss.item() > 0 and torch.allclose(loss, reference, rtol=1e-5)
+    for name, grad in grads.items():
+        assert torch.allclose(grad, reference_grads[name], rtol=1e-4, atol=1e-6), name
+
+
+def test_weak_batch_of_ignored_normal_images_trains(model, set_normal_weight):
+    set_normal_weight(0.0)
+    losses, _ = _train_step(model, [_weak(4), _weak(5)])
+    assert set(losses) == ALL_LOSSES and all(v.item() == 0 for v in losses.values() if v.requires_grad)
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
 def test_weak_images_do_not_change_strong_losses(model):

@@ -8,6 +8,7 @@ from .mil_loss import (
     class_weights_from_counts,
     image_label_targets,
     mil_loss,
+    regions_with_gradient,
     stack_image_labels,
 )
 from .mil_rcnn import WSDetMILRCNN

@@ -19,6 +19,7 @@ __all__ = [
     "stack_image_labels",
     "image_label_targets",
     "mil_loss",
+    "regions_with_gradient",
     "class_weights_from_counts",
 ]
 
@@ -157,6 +158,19 @@ class MoISelector:
         return probs[:, : self.num_classes] * valid.any(dim=1, keepdim=True)
 
 
+def _loss_regions(
+    logits: torch.Tensor, valid: torch.Tensor, targets: torch.Tensor, selector: MoISelector, normal_regions: int
+):
+    """(N,) MoI index of each image and the (N, R) mask of the regions a normal image would push to
+    background: all valid ones (``normal_regions`` 0) or its ``normal_regions`` most abnormal ones."""
+    moi = selector.select(logits, targets, valid)
+    if normal_regions == 0:
+        return moi, valid
+    abnormality = selector.abnormality(logits).masked_fill(~valid, float("-inf"))
+    top = abnormality.argsort(dim=1, descending=True, stable=True)[:, :normal_regions]
+    return moi, torch.zeros_like(valid).scatter(1, top, True) & valid
+
+
 def mil_loss(
     logits_per_image: List[torch.Tensor],
     targets: torch.Tensor,
@@ -192,18 +206,38 @@ def mil_loss(
     ce = F.cross_entropy(logits.reshape(-1, num_outputs), region_targets, reduction="none")
     ce = ce.view(num_images, num_regions)
 
-    moi = selector.select(logits, targets, valid)
+    moi, chosen = _loss_regions(logits, valid, targets, selector, normal_regions)
     lesion_term = ce.gather(1, moi[:, None]).squeeze(1)
-    if normal_regions > 0:
-        abnormality = selector.abnormality(logits).masked_fill(~valid, float("-inf"))
-        top = abnormality.argsort(dim=1, descending=True, stable=True)[:, :normal_regions]
-        chosen = torch.zeros_like(valid).scatter(1, top, True) & valid
-    else:
-        chosen = valid
     normal_term = (ce * chosen).sum(dim=1) / chosen.sum(dim=1).clamp(min=1)
     is_normal = targets == num_outputs - 1
     terms = torch.where(is_normal, normal_term, lesion_term) * class_weights.float()[targets]
     return torch.where(valid.any(dim=1), terms, torch.zeros_like(terms)).mean()
+
+
+def regions_with_gradient(
+    logits_per_image: List[torch.Tensor],
+    targets: torch.Tensor,
+    class_weights: torch.Tensor,
+    selector: MoISelector,
+    normal_regions: int = 0,
+) -> List[torch.Tensor]:
+    """
+    The regions of each image that :func:`mil_loss` (same arguments) has a gradient through, as
+    ascending indices: the MoI of a lesion image, the regions a normal image pushes to background,
+    none for an image whose class weight is 0. ``mil_loss`` of these regions alone (in this order)
+    equals ``mil_loss`` of all regions, so only they need a graph through the box head.
+    """
+    logits, valid = _pad(logits_per_image)
+    num_images, num_regions, num_outputs = logits.shape
+    if num_regions == 0:
+        return [torch.zeros(0, dtype=torch.int64, device=logits.device) for _ in range(num_images)]
+    targets = targets.to(logits.device)
+    moi, chosen = _loss_regions(logits, valid, targets, selector, normal_regions)
+    is_moi = torch.zeros_like(valid).scatter(1, moi[:, None], True) & valid
+    keep = torch.where((targets == num_outputs - 1)[:, None], chosen, is_moi)
+    keep &= (class_weights.to(logits.device)[targets] != 0)[:, None]
+    columns = keep.nonzero()[:, 1]
+    return list(columns.split(keep.sum(dim=1).tolist()))
 
 
 def class_weights_from_counts(counts: List[int]) -> List[float]:

@@ -2,14 +2,18 @@
 from typing import Dict, List, Optional, Tuple
 
 import torch
+from torch import nn
 
 from detectron2.config import configurable
 from detectron2.modeling.roi_heads import ROI_HEADS_REGISTRY, Res5ROIHeads, StandardROIHeads
 from detectron2.structures import ImageList, Instances
 
-from .mil_loss import MoISelector, image_label_targets, mil_loss
+from .mil_loss import MoISelector, image_label_targets, mil_loss, regions_with_gradient
 
 __all__ = ["MILROIHeadsMixin", "MILROIHeads", "MILRes5ROIHeads"]
+
+# Normalizations whose training output depends on the other regions of the batch.
+_BATCH_STATISTICS_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 class MILROIHeadsMixin:
@@ -18,7 +22,7 @@ class MILROIHeadsMixin:
 
     In training, the batch holds box-annotated ("strong") images first, then image-labelled ("weak")
     ones. Strong images get Detectron2's own sampling and box losses; the proposals of weak images go
-    through the same box head (one pass for both sets) and only feed ``loss_mil``. Every loss key is
+    through the same box head and only feed ``loss_mil`` (see :meth:`_mil_loss`). Every loss key is
     always returned: a loss whose images are absent from the batch is ``0 * (sum of the outputs)`` of
     the box predictor, so that each process of a DDP run touches the same parameters every step.
     A subclass provides :meth:`_box_predictions`.
@@ -115,26 +119,50 @@ class MILROIHeadsMixin:
         if len(weak) != (0 if weak_labels is None else len(weak_labels)):
             raise ValueError("weak_labels must give one label vector per weak image.")
 
-        scores, deltas = self._box_predictions(features, strong + weak)
-        num_strong_boxes = sum(len(p) for p in strong)
+        losses: Dict[str, torch.Tensor] = {}
+        outputs: List[torch.Tensor] = []  # box predictor outputs of this step, for the losses left at 0
         if strong:
-            predictions = (scores[:num_strong_boxes], deltas[:num_strong_boxes])
-            losses = self.box_predictor.losses(predictions, strong)
-        else:
-            unused = 0.0 * (scores.sum() + deltas.sum())
-            losses = {"loss_cls": unused, "loss_box_reg": unused}
+            predictions = self._box_predictions(features, strong + [p[:0] for p in weak])
+            losses.update(self.box_predictor.losses(predictions, strong))
+            outputs.extend(predictions)
         if weak:
-            weak_scores = scores[num_strong_boxes:].split([len(p) for p in weak])
-            losses["loss_mil"] = mil_loss(
-                weak_scores,
-                image_label_targets(weak_labels),
-                self.mil_class_weights,
-                self.moi_selector,
-                self.normal_regions,
-            )
-        else:
-            losses["loss_mil"] = 0.0 * scores.sum()
+            weak_targets = image_label_targets(weak_labels)
+            losses["loss_mil"], predictions = self._mil_loss(features, strong, weak, weak_targets)
+            outputs.extend(predictions)
+        unused = 0.0 * sum(x.sum() for x in outputs)
+        for name in ("loss_cls", "loss_box_reg", "loss_mil"):
+            losses.setdefault(name, unused)
         return [], losses
+
+    def _mil_loss(
+        self,
+        features: Dict[str, torch.Tensor],
+        strong: List[Instances],
+        proposals: List[Instances],
+        targets: torch.Tensor,
+    ) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        """
+        ``loss_mil`` of the weak images (``proposals``, after the ``strong`` images in ``features``)
+        and the box predictor outputs it was computed from. All
+        proposals are scored without a graph to choose the regions, then only those the loss has a
+        gradient through (:func:`regions_with_gradient`: one per lesion image) go through the box head
+        again with one: the same loss and gradients as one pass with a graph over every proposal, without
+        the backward pass and stored activations of the others (2000 per weak image). A box head whose
+        normalization uses batch statistics (BatchNorm) gets that one pass, since its outputs depend on
+        which regions share the batch.
+        """
+        sizes = [len(p) for p in proposals]
+        no_strong = [p[:0] for p in strong]  # the box pooler takes a box list per image of the batch
+        selector, weights, normal = self.moi_selector, self.mil_class_weights, self.normal_regions
+        if any(isinstance(m, _BATCH_STATISTICS_NORMS) for m in self.modules()):
+            scores, deltas = self._box_predictions(features, no_strong + proposals)
+            return mil_loss(scores.split(sizes), targets, weights, selector, normal), (scores, deltas)
+        with torch.no_grad():
+            scores, _ = self._box_predictions(features, no_strong + proposals)
+        keep = regions_with_gradient(scores.split(sizes), targets, weights, selector, normal)
+        scores, deltas = self._box_predictions(features, no_strong + [p[k] for p, k in zip(proposals, keep)])
+        loss = mil_loss(scores.split([len(k) for k in keep]), targets, weights, selector, normal)
+        return loss, (scores, deltas)
 
     def inference_with_image_probs(
         self, features: Dict[str, torch.Tensor], proposals: List[Instances]
