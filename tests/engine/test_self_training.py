@@ -201,3 +201,21 @@ def test_self_train_refuses_an_untrained_model(tmp_path, tiny_coco):
                              "MODEL.WEIGHTS", str(other)], capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "none of the model's" in result.stderr
     assert not (tmp_path / "st" / "pseudo_strong.json").exists()
+
+
+def test_self_train_refuses_to_write_into_the_folder_of_the_model_it_reads(tmp_path, tiny_coco):
+    weak_json, root, _ = tiny_coco(strong=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model_final.pth").write_bytes(b"weights")
+    (run / "config.yaml").write_text("the original run's config")
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "tools", "self_train.py"), "--config-file",
+         os.path.join(REPO, "configs", "bus_joint.yaml"), "--weak-dataset", "u_weak", weak_json, root,
+         "--output-dir", str(run / "."), "DATASETS.TRAIN", "('u_weak',)",
+         "MODEL.WEIGHTS", str(run / "model_final.pth")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode != 0 and "is the folder of the model it reads" in result.stderr
+    assert sorted(os.listdir(run)) == ["config.yaml", "model_final.pth"]
+    assert (run / "config.yaml").read_text() == "the original run's config"
