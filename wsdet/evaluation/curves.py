@@ -19,7 +19,9 @@ def operating_points(scores: np.ndarray, positives: np.ndarray) -> Tuple[np.ndar
     order = np.argsort(-scores, kind="quicksort" if np.isfinite(scores).all() else "stable")
     sorted_scores = scores[order]
     cum_pos = np.cumsum(np.asarray(positives, dtype=np.int64)[order])
-    last = np.append(np.flatnonzero(np.diff(sorted_scores)), len(scores) - 1)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, which counts as a change of score, as intended
+        changes = np.diff(sorted_scores)
+    last = np.append(np.flatnonzero(changes), len(scores) - 1)
     return sorted_scores[last], cum_pos[last], last + 1
 
 
