@@ -86,8 +86,8 @@ def add_wsdet_config(cfg: CN) -> None:
 def _add_mil_config(_C: CN) -> None:
     """Keys of the joint strong/weak MIL Faster R-CNN (:class:`wsdet.modeling.WSDetMILRCNN`)."""
     _C.WSDET.MIL = CN()
-    # Mass of interest of a weak image: "most_abnormal" (lowest background score; the default, best on
-    # every seed and data variant measured, docs/BENCHMARKS.md), "most_malignant" (the paper's, which
+    # Mass of interest of a weak image: "most_abnormal" (lowest background score; the default, chosen
+    # over 3 seeds on 2 synthetic data variants, docs/BENCHMARKS.md), "most_malignant" (the paper's, which
     # makes the joint model fire on normal tissue there), "most_benign" (own class) or
     # "most_discriminative" (top lesion score); malignant images always take their most malignant region.
     _C.WSDET.MIL.MOI = "most_abnormal"
@@ -100,8 +100,8 @@ def _add_mil_config(_C: CN) -> None:
     # i.e. each of two classes weighted by the other's share (SNUBH: benign 0.2209, malignant 0.7791).
     _C.WSDET.MIL.CLASS_WEIGHTS = None
     # CE weight of normal weak images, whose proposals are pushed to background; 0 = ignore (official and
-    # default; 1.0 with NORMAL_REGIONS 1 removes the last false positives on normal images at some cost
-    # in AP50 on bus_synth, see docs/BENCHMARKS.md).
+    # default; 1.0 with NORMAL_REGIONS 1 removed the last false positives on normal images, at a cost in
+    # AP50 on bus_synth and a gain on a variant with more lesion-like tissue, see docs/BENCHMARKS.md).
     _C.WSDET.MIL.NORMAL_WEIGHT = 0.0
     # Proposals of a normal weak image pushed to background: its N most abnormal ones; 0 = all of them.
     _C.WSDET.MIL.NORMAL_REGIONS = 0
