@@ -143,11 +143,11 @@ class MILROIHeadsMixin:
     ) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
         """
         ``loss_mil`` of the weak images (``proposals``, after the ``strong`` images in ``features``)
-        and the box predictor outputs it was computed from. All
-        proposals are scored without a graph to choose the regions, then only those the loss has a
-        gradient through (:func:`regions_with_gradient`: one per lesion image) go through the box head
-        again with one: the same loss and gradients as one pass with a graph over every proposal, without
-        the backward pass and stored activations of the others (2000 per weak image). A box head whose
+        and the box predictor outputs it was computed from. All proposals are scored without a graph
+        to choose the regions, then only those the loss has a gradient through
+        (:func:`regions_with_gradient`: one per lesion image) go through the box head again with one:
+        the same loss and gradients as one pass with a graph over every proposal, without the backward
+        pass and stored activations of the others (up to 2000 per weak image). A box head whose
         normalization uses batch statistics (BatchNorm) gets that one pass, since its outputs depend on
         which regions share the batch.
         """
