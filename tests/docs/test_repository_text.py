@@ -19,7 +19,8 @@ def tracked_text_files():
 
 
 def conflict_lines(text: str):
-    return [number for number, line in enumerate(text.splitlines(keepends=True), 1) if line.startswith(CONFLICT_MARKERS)]
+    lines = text.splitlines(keepends=True)
+    return [number for number, line in enumerate(lines, 1) if line.startswith(CONFLICT_MARKERS)]
 
 
 def test_conflict_marker_detection():
