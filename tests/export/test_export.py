@@ -27,11 +27,10 @@ MODELS = {
     "mil_rcnn": ("bus_joint.yaml", ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.43"]),
     "cam_classifier": ("bus_cam.yaml", []),
 }
-# images of the traced size, and of others (LogSumExpPool, bus_cam's pooling, traces the map size as a
-# constant: its exported model is exact for the traced size only)
+# images of the traced size and of another size
 SIZES = {
     "mil_rcnn": [(64, 80), (64, 80), (64, 96)],
-    "cam_classifier": [(64, 80), (64, 80), (64, 80)],
+    "cam_classifier": [(64, 80), (64, 80), (64, 96)],
 }
 OUTPUTS = {
     "mil_rcnn": [

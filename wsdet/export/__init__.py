@@ -6,8 +6,9 @@ detections (``instances.pred_boxes``, ``instances.scores``, ``instances.pred_cla
 ``instances.image_size``), ``image_probs`` and, for models with heatmaps, ``heatmaps``, all at the
 input tensor's resolution. A CAM classifier's boxes come from its heatmaps through NumPy (connected
 regions), which no graph holds: apply ``HeatmapBoxExtractor.from_config(cfg)`` to the exported
-``heatmaps`` and ``image_probs``. Tracing freezes Python numbers computed from tensor shapes:
-``LogSumExpPool`` records the heatmap size, so its models are exact for the traced image size only.
+``heatmaps`` and ``image_probs``. Tracing freezes Python numbers computed from tensor shapes, so the
+models compute such numbers as tensor ops (e.g. ``LogSumExpPool``'s pixel count) to follow the input
+size.
 """
 from .onnx import export_onnx, run_onnx
 from .tracing import (

@@ -92,8 +92,8 @@ class LogSumExpPool(GlobalPool):
 
     def forward(self, x, logit_maps=None):
         flat = self.gamma * x.flatten(2)
-        # the pixel count as a tensor op, so that a traced model follows the input size
-        count = torch.ones_like(flat[..., :1]).expand_as(flat).sum(dim=2)
+        # the pixel count as a tensor op (over one map), so that a traced model follows the input size
+        count = torch.ones_like(flat[0, 0]).sum()
         return (torch.logsumexp(flat, dim=2) - count.log()) / self.gamma
 
 
