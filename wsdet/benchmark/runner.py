@@ -31,6 +31,7 @@ from .specs import MethodRun
 __all__ = ["RunResult", "BenchmarkRunner", "slugify"]
 
 logger = logging.getLogger(__name__)
+RECORD = "benchmark_run.json"  # per run folder: its spec, timings and results
 
 _INFERENCE_TIME = re.compile(r"Total inference pure compute time: \S+ \(([0-9.]+) s / iter per device")
 _TRAINING_SPEED = re.compile(r"Overall training speed: \d+ iterations in \S+ \(([0-9.]+) s / it\)")
@@ -74,12 +75,12 @@ class BenchmarkRunner:
     def finished(self, method: MethodRun) -> Optional[RunResult]:
         """The recorded result of ``method`` when it ran with the same spec (and its parent was not
         retrained by this runner), else None."""
-        record = os.path.join(self.output_root, slugify(method.name), "benchmark_run.json")
+        record = os.path.join(self.output_root, slugify(method.name), RECORD)
         if self.force or not os.path.isfile(record) or method.init_from in self._retrained:
             return None
         with open(record) as f:
             saved = json.load(f)
-        if saved.get("spec") != json.loads(json.dumps(asdict(method))):  # as the spec reads back
+        if saved.get("spec") != _spec(method):
             logger.info("%s: options changed since %s", method.name, record)
             return None
         logger.info("%s: reusing %s", method.name, record)
@@ -89,22 +90,20 @@ class BenchmarkRunner:
         """Train and evaluate ``method`` (its ``init_from`` run must have run), or reuse its finished run
         when it has the same spec and its parent was not retrained."""
         out = os.path.join(self.output_root, slugify(method.name))
-        record = os.path.join(out, "benchmark_run.json")
         result = self.finished(method)
         if result is None:
-            result = self._train_and_evaluate(method, out, json.loads(json.dumps(asdict(method))))
-            write_json(asdict(result), record + ".tmp")
-            os.replace(record + ".tmp", record)
+            result = self._train_and_evaluate(method, out, _spec(method))
+            _write_record(result, out)
             self._retrained.add(method.name)
         self.results[method.name] = result
         return result
 
     def _train_and_evaluate(self, method: MethodRun, out: str, spec: Dict[str, Any]) -> RunResult:
         os.makedirs(out, exist_ok=True)
-        for log in ("log.txt", os.path.join("test", "log.txt")):  # Detectron2 appends to its logs
-            if os.path.isfile(os.path.join(out, log)):
-                os.remove(os.path.join(out, log))
-        flags, opts, strong_images = self._data_arguments(method, out)
+        if os.path.isfile(os.path.join(out, "log.txt")):  # Detectron2 appends to its logs
+            os.remove(os.path.join(out, "log.txt"))
+        flags, data_opts, strong_images = self._data_arguments(method, out)
+        opts = list(data_opts)
         if method.init_from:
             opts += ["MODEL.WEIGHTS", self.results[method.init_from].weights]
         base = ["--config-file", os.path.join(self.repo, method.config), *flags]
@@ -127,7 +126,7 @@ class BenchmarkRunner:
         # the model a validation-based selection kept (WSDET.BEST_CHECKPOINT), else the last one
         best = os.path.join(model_dir, "model_best.pth")
         weights = best if os.path.isfile(best) else os.path.join(model_dir, "model_final.pth")
-        test, inference_time = self._evaluate_on_test(method, out, weights, threshold)
+        test, inference_time = self._evaluate_on_test(method, out, flags, data_opts, weights, threshold)
         return RunResult(
             name=method.name,
             family=method.family,
@@ -146,10 +145,16 @@ class BenchmarkRunner:
         )
 
     def _evaluate_on_test(
-        self, method: MethodRun, out: str, weights: str, threshold: Optional[float]
+        self,
+        method: MethodRun,
+        out: str,
+        flags: List[str],
+        opts: List[str],
+        weights: str,
+        threshold: Optional[float],
     ) -> Tuple[Dict[str, Dict[str, float]], float]:
-        """``--eval-only`` of ``weights`` on the test set into ``<out>/test``: (results, s / image)."""
-        flags, opts, _ = self._data_arguments(method, out)
+        """``--eval-only`` of ``weights`` on the test set into ``<out>/test`` with the run's data
+        arguments (:meth:`_data_arguments`): (results, s / image)."""
         test_out = os.path.join(out, "test")
         if os.path.isfile(os.path.join(test_out, "log.txt")):  # Detectron2 appends to its logs
             os.remove(os.path.join(test_out, "log.txt"))
@@ -166,15 +171,14 @@ class BenchmarkRunner:
         """Evaluate the kept model of a finished run on the test set again, with the current code (e.g.
         after metrics were added), and update its record; None when the run has no record yet."""
         out = os.path.join(self.output_root, slugify(method.name))
-        record = os.path.join(out, "benchmark_run.json")
         result = self.finished(method)
         if result is None:
             return None
+        flags, opts, _ = self._data_arguments(method, out)
         result.test, result.inference_seconds_per_image = self._evaluate_on_test(
-            method, out, result.weights, result.pixel_threshold
+            method, out, flags, opts, result.weights, result.pixel_threshold
         )
-        write_json(asdict(result), record + ".tmp")
-        os.replace(record + ".tmp", record)
+        _write_record(result, out)
         self.results[method.name] = result
         return result
 
@@ -212,6 +216,18 @@ class BenchmarkRunner:
             code = subprocess.call(command, cwd=self.repo, stdout=log, stderr=subprocess.STDOUT, env=env)
         if code != 0:
             raise RuntimeError(f"{' '.join(command)} failed with exit code {code}; see {log_path}")
+
+
+def _spec(method: MethodRun) -> Dict[str, Any]:
+    """``method`` as its record stores it (read back from JSON: tuples become lists)."""
+    return json.loads(json.dumps(asdict(method)))
+
+
+def _write_record(result: RunResult, out: str) -> None:
+    """``<out>/benchmark_run.json``, written atomically."""
+    record = os.path.join(out, RECORD)
+    write_json(asdict(result), record + ".tmp")
+    os.replace(record + ".tmp", record)
 
 
 def _read_json(path: str) -> Optional[Dict[str, Any]]:

@@ -193,9 +193,8 @@ def interleaved_times(
             step()
     names = list(steps)
     times: Dict[str, List[float]] = {name: [] for name in names}
-    for name in names:
-        if cpu_times is not None:
-            cpu_times[name] = []
+    if cpu_times is not None:
+        cpu_times.update({name: [] for name in names})
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             sync()
