@@ -54,6 +54,7 @@ setup(
         "matplotlib",
         "tqdm",
         "scipy",
+        "numba",  # compiles the contour sweep of MaxBoxAccV2 (wsdet/evaluation/contour_sweep.py)
     ],
     extras_require={
         # decoders for JPEG-lossless / JPEG-LS / JPEG 2000 DICOM transfer syntaxes

@@ -16,6 +16,7 @@ from wsdet.evaluation.maxboxacc import CAM_THRESHOLDS, best_box_iou, max_box_acc
 from wsdet.evaluation.peak_metrics import pointing_hits, stl_localization_ap
 from wsdet.evaluation.pixel_metrics import choose_pixel_threshold, pixel_counts, pixel_scores, pxap
 from wsdet.evaluation.tables import BoxTable
+from wsdet.evaluation.suite import HeatmapSamples, _threshold_sweep
 from wsdet.modeling.cam import normalize_heatmaps
 
 
@@ -79,6 +80,45 @@ def test_sweep_contour_boxes_hand_cases():
         (1, 1, u_shape),
         (1, 2, u_shape),
     ]
+
+
+def test_sweep_contour_boxes_many_contours_and_bad_levels():
+    # more contours than the first output buffer holds (4 per map and threshold): it grows
+    binary = (np.random.default_rng(3).random((40, 40)) < 0.5).astype(int)
+    boxes, _, _ = sweep_contour_boxes(binary[None], 1)
+    assert len(boxes) > 4 and sorted(map(tuple, boxes.tolist())) == _findcontours_boxes(binary)
+    with pytest.raises(ValueError, match="0..2"):
+        sweep_contour_boxes(np.full((1, 2, 2), 3), 2)
+    with pytest.raises(ValueError, match=r"\(n, h, w\)"):
+        sweep_contour_boxes(np.zeros((2, 2), dtype=int), 2)
+
+
+def test_maxboxacc_and_pxap_threshold_the_maps_alike():
+    # float32(0.06) lies below 0.06: no metric counts it as reaching threshold 0.06 (earlier versions of
+    # MaxBoxAccV2 compared with float32(0.06) and did)
+    value = np.float32(0.06)
+    assert float(value) < 0.06
+    heatmap = np.array([[0.0, value], [0.0, 1.0]], dtype=np.float32)
+    k = int(np.flatnonzero(CAM_THRESHOLDS == 0.06)[0])
+    iou = best_box_iou([heatmap], _gt([[1, 1, 2, 2]]))[0]
+    assert iou[k - 1] == 0.5 and iou[k] == 1.0  # the box around both pixels, then the top pixel alone
+    predicted = pixel_counts([heatmap], [heatmap > 0.5]).predicted[0]
+    assert predicted[k - 1] == 2 and predicted[k] == 1
+
+
+def test_suite_threshold_sweep_equals_each_metric_alone():
+    rng = np.random.default_rng(4)
+    maps = [cv2.GaussianBlur(rng.random((12, 10)).astype(np.float32), (3, 3), 1) for _ in range(5)]
+    maps.append(rng.random((6, 6)).astype(np.float32))  # another shape: another chunk
+    gt = _gt(*([[1, 2, 6, 8]] if i % 2 else [[0, 0, 4, 4], [5, 5, 9, 11]] for i in range(5)), [[1, 1, 3, 3]])
+    masks = masks_from_boxes(gt, [m.shape for m in maps])
+    samples = HeatmapSamples(np.arange(6), np.zeros(6, int), maps, gt, gt, masks)
+    best, counts = _threshold_sweep(samples)
+    np.testing.assert_array_equal(best, best_box_iou(maps, gt))
+    alone = pixel_counts(maps, masks)
+    for field in ("overlap", "predicted", "positive", "total"):
+        np.testing.assert_array_equal(getattr(counts, field), getattr(alone, field))
+    assert pixel_scores(counts, 0.5) == pixel_scores(pixel_counts(maps, masks, [0.5]), 0.5)
 
 
 def test_maxboxacc_perfect_worst_and_hand_case():

@@ -4,12 +4,13 @@ Heatmap pixel (row r, column c) covers the continuous square [c, c+1) x [r, r+1)
 heatmap are XYXY in those coordinates.
 """
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from ..modeling.cam.postprocessing import normalize_heatmaps
 from .tables import BoxTable
 
 _CHUNK_PIXELS = 1 << 22  # mask pixels drawn at once
@@ -58,6 +59,42 @@ def _bins(x: np.ndarray, low: np.float32, scale: np.float32, num_bins: int) -> n
     np.fmax(scaled, -1, out=scaled)
     np.fmin(scaled, num_bins, out=scaled)
     return scaled.astype(np.int32) + 1  # truncation toward zero is monotone too
+
+
+def reachable_thresholds(thresholds: np.ndarray) -> np.ndarray:
+    """The smallest float32 at or above each float64 threshold: a float32 value is ``>= t`` exactly
+    when it reaches that float32, so maps are compared with their thresholds in float32."""
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    reachable = thresholds.astype(np.float32)
+    below = reachable.astype(np.float64) < thresholds
+    reachable[below] = np.nextafter(reachable[below], np.float32(np.inf))
+    return reachable
+
+
+def level_chunks(
+    heatmaps: Sequence[np.ndarray],
+    thresholds: np.ndarray,
+    normalize: bool = True,
+    samples: Optional[Sequence[int]] = None,
+) -> Iterator[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The maps in chunks of one shape, with how many of the ascending float64 ``thresholds`` each
+    pixel reaches (``value >= t``; NaN: none).
+
+    Yields ``(sample indices, float32 values (k, h, w), levels (k, h, w))``: the maps of ``samples``
+    (default: all), min-max normalized unless ``normalize`` is False, about ``_CHUNK_PIXELS`` pixels
+    at a time, so that every metric of a threshold sweep shares one pass over the maps.
+    """
+    reachable = reachable_thresholds(thresholds)
+    by_shape: Dict[Tuple[int, ...], List[int]] = {}
+    for i in range(len(heatmaps)) if samples is None else samples:
+        by_shape.setdefault(np.shape(heatmaps[i]), []).append(int(i))
+    for shape, members in by_shape.items():
+        step = max(1, _CHUNK_PIXELS // max(1, int(np.prod(shape))))
+        for start in range(0, len(members), step):
+            chunk = np.array(members[start : start + step])
+            values = np.stack([np.asarray(heatmaps[i], dtype=np.float32) for i in chunk])
+            values = normalize_heatmaps(values, "minmax") if normalize else values
+            yield chunk, values, threshold_levels(values, reachable)
 
 
 def boxes_to_mask(boxes: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:

@@ -8,19 +8,40 @@ MaxBoxAcc(delta) = max over t; MaxBoxAccV2 = mean of MaxBoxAcc over delta in {0.
 The contour boxes of all thresholds come from :mod:`.contour_sweep`, for many maps at once.
 """
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence
 
 import numpy as np
 
-from ..modeling.cam.postprocessing import normalize_heatmaps
 from .box_ops import box_iou
 from .contour_sweep import sweep_contour_boxes
-from .heatmap_ops import threshold_levels
+from .heatmap_ops import level_chunks
 from .tables import BoxTable
 
 CAM_THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.01), 2)  # the reference sweep (interval 0.01)
 IOU_DELTAS = (0.3, 0.5, 0.7)
-_CHUNK_PIXELS = 1 << 22  # map pixels swept at once
+
+
+class BestBoxIoU:
+    """Accumulates, chunk by chunk of :func:`level_chunks`, the best IoU between the contour boxes of
+    each map at each threshold and the GT boxes of its sample (``gt.image`` indexes the maps; GT
+    boxes in heatmap pixels). Samples without GT boxes keep 0."""
+
+    def __init__(self, num_samples: int, num_thresholds: int, gt: BoxTable):
+        self.best = np.zeros((num_samples, num_thresholds))
+        order = np.argsort(gt.image, kind="stable")
+        self._gt_boxes = gt.boxes[order]
+        self.count = np.bincount(gt.image, minlength=num_samples)[:num_samples]
+        self._first = np.cumsum(self.count) - self.count
+
+    def add(self, chunk: np.ndarray, levels: np.ndarray) -> None:
+        """Add the maps ``chunk`` (sample indices) given their threshold levels."""
+        boxes, local, slot = sweep_contour_boxes(levels, self.best.shape[1])
+        sample = chunk[local]
+        pairs = self.count[sample]  # every box against every GT box of its sample
+        box_row = np.repeat(np.arange(len(boxes)), pairs)
+        gt_row = np.arange(int(pairs.sum())) + np.repeat(self._first[sample] - np.cumsum(pairs) + pairs, pairs)
+        iou = box_iou(boxes[box_row].astype(np.float64), self._gt_boxes[gt_row])
+        np.maximum.at(self.best, (sample[box_row], slot[box_row]), iou)
 
 
 def best_box_iou(
@@ -29,33 +50,14 @@ def best_box_iou(
     """``(n_samples, n_thresholds)`` best IoU between the contour boxes and the GT boxes of each sample.
 
     ``gt.image`` indexes ``heatmaps``; GT boxes are in heatmap pixel coordinates. Samples without GT
-    boxes get 0.
+    boxes get 0. A map is thresholded at ``value >= t`` after min-max normalization.
     """
-    sweep, column = np.unique(np.asarray(thresholds, dtype=np.float32), return_inverse=True)
-    best = np.zeros((len(heatmaps), len(sweep)))
-    order = np.argsort(gt.image, kind="stable")
-    gt_boxes = gt.boxes[order]
-    count = np.bincount(gt.image, minlength=len(heatmaps))[: len(heatmaps)]
-    first = np.cumsum(count) - count
-    by_shape: Dict[Tuple[int, ...], List[int]] = {}
-    for i in np.flatnonzero(count):
-        by_shape.setdefault(np.shape(heatmaps[i]), []).append(i)
-    if not len(sweep):
-        by_shape.clear()
-    for shape, samples in by_shape.items():
-        step = max(1, _CHUNK_PIXELS // max(1, int(np.prod(shape))))
-        for start in range(0, len(samples), step):
-            chunk = np.array(samples[start : start + step])
-            maps = normalize_heatmaps(np.stack([heatmaps[i] for i in chunk]), "minmax")
-            boxes, local, slot = sweep_contour_boxes(threshold_levels(maps, sweep), len(sweep))
-            # every box against every GT box of its sample
-            sample = chunk[local]
-            pairs = count[sample]
-            box_row = np.repeat(np.arange(len(boxes)), pairs)
-            gt_row = np.arange(int(pairs.sum())) + np.repeat(first[sample] - np.cumsum(pairs) + pairs, pairs)
-            iou = box_iou(boxes[box_row].astype(np.float64), gt_boxes[gt_row])
-            np.maximum.at(best, (sample[box_row], slot[box_row]), iou)
-    return best.take(column.reshape(-1), axis=1)
+    sweep, column = np.unique(np.asarray(thresholds, dtype=np.float64), return_inverse=True)
+    result = BestBoxIoU(len(heatmaps), len(sweep), gt)
+    if len(sweep):
+        for chunk, _, levels in level_chunks(heatmaps, sweep, samples=np.flatnonzero(result.count)):
+            result.add(chunk, levels)
+    return result.best.take(column.reshape(-1), axis=1)
 
 
 def max_box_acc(

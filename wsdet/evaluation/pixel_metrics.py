@@ -13,16 +13,13 @@ probabilities); the prediction P at threshold t is ``map >= t``.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence
 
 import numpy as np
 
-from ..modeling.cam.postprocessing import normalize_heatmaps
 from .curves import ap_from_counts
-from .heatmap_ops import threshold_levels
+from .heatmap_ops import level_chunks
 from .maxboxacc import CAM_THRESHOLDS
-
-_CHUNK_PIXELS = 1 << 22  # map pixels counted at once
 
 
 @dataclass(frozen=True)
@@ -41,12 +38,45 @@ class PixelCounts:
             self.thresholds, self.overlap[rows], self.predicted[rows], self.positive[rows], self.total[rows]
         )
 
+    def includes(self, threshold: float) -> bool:
+        """Whether ``threshold`` is one of the sweep's."""
+        return bool(np.isclose(self.thresholds, threshold).any())
+
     def index(self, threshold: float) -> int:
         """Position of ``threshold`` in the sweep (ValueError if it is not one of them)."""
         hit = np.flatnonzero(np.isclose(self.thresholds, threshold))
         if not len(hit):
             raise ValueError(f"Threshold {threshold} is not in the sweep; count pixels at it first")
         return int(hit[0])
+
+
+class PixelCounter:
+    """Accumulates :class:`PixelCounts`, chunk by chunk of :func:`level_chunks`."""
+
+    def __init__(self, masks: Sequence[np.ndarray], thresholds: np.ndarray):
+        n = len(masks)
+        self.masks, self.thresholds = masks, np.asarray(thresholds, dtype=np.float64)
+        self.overlap = np.zeros((n, len(thresholds)), dtype=np.int64)
+        self.predicted = np.zeros((n, len(thresholds)), dtype=np.int64)
+        self.positive, self.total = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+
+    def add(self, chunk: np.ndarray, values: np.ndarray, levels: np.ndarray) -> None:
+        """Add the maps ``chunk`` (sample indices): their values and threshold levels."""
+        n_thr = len(self.thresholds)
+        # a pixel is predicted at thresholds[:level]; NaN pixels at every threshold
+        level = levels.reshape(len(chunk), -1).astype(np.int32)
+        nan = np.isnan(values.reshape(len(chunk), -1))
+        if nan.any():
+            level[nan] = n_thr
+        level += (np.arange(len(chunk), dtype=np.int32) * (n_thr + 1))[:, None]
+        mask = np.stack([np.asarray(self.masks[i], dtype=bool).reshape(-1) for i in chunk])
+        for out, selected in ((self.predicted, level), (self.overlap, level[mask])):
+            counts = np.bincount(selected.ravel(), minlength=len(chunk) * (n_thr + 1))
+            out[chunk] = np.cumsum(counts.reshape(len(chunk), n_thr + 1)[:, ::-1], axis=1)[:, ::-1][:, 1:]
+        self.positive[chunk], self.total[chunk] = mask.sum(axis=1), mask.shape[1]
+
+    def counts(self) -> PixelCounts:
+        return PixelCounts(self.thresholds, self.overlap, self.predicted, self.positive, self.total)
 
 
 def pixel_counts(
@@ -57,34 +87,10 @@ def pixel_counts(
 ) -> PixelCounts:
     """Count, for every sample and threshold, the predicted and the correctly predicted pixels."""
     thresholds = np.sort(np.asarray(thresholds, dtype=np.float64))
-    n, n_thr = len(heatmaps), len(thresholds)
-    overlap, predicted = np.zeros((n, n_thr), dtype=np.int64), np.zeros((n, n_thr), dtype=np.int64)
-    positive, total = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    # float32 values reach a float64 threshold t exactly when they reach the smallest float32 >= t
-    reachable = thresholds.astype(np.float32)
-    below = reachable.astype(np.float64) < thresholds
-    reachable[below] = np.nextafter(reachable[below], np.float32(np.inf))
-    by_shape: Dict[Tuple[int, ...], List[int]] = {}
-    for i, heatmap in enumerate(heatmaps):
-        by_shape.setdefault(np.shape(heatmap), []).append(i)
-    for shape, samples in by_shape.items():
-        step = max(1, _CHUNK_PIXELS // max(1, int(np.prod(shape))))
-        for start in range(0, len(samples), step):
-            chunk = np.array(samples[start : start + step])
-            values = np.stack([np.asarray(heatmaps[i], dtype=np.float32) for i in chunk])
-            values = normalize_heatmaps(values, "minmax") if normalize else values
-            # level = number of thresholds <= value (NaN: all); the pixel is predicted at thresholds[:level]
-            level = threshold_levels(values, reachable).reshape(len(chunk), -1).astype(np.int32)
-            nan = np.isnan(values.reshape(len(chunk), -1))
-            if nan.any():
-                level[nan] = n_thr
-            level += (np.arange(len(chunk), dtype=np.int32) * (n_thr + 1))[:, None]
-            mask = np.stack([np.asarray(masks[i], dtype=bool).reshape(-1) for i in chunk])
-            for out, selected in ((predicted, level), (overlap, level[mask])):
-                counts = np.bincount(selected.ravel(), minlength=len(chunk) * (n_thr + 1))
-                out[chunk] = np.cumsum(counts.reshape(len(chunk), n_thr + 1)[:, ::-1], axis=1)[:, ::-1][:, 1:]
-            positive[chunk], total[chunk] = mask.sum(axis=1), mask.shape[1]
-    return PixelCounts(thresholds, overlap, predicted, positive, total)
+    counter = PixelCounter(masks, thresholds)
+    for chunk, values, levels in level_chunks(heatmaps, thresholds, normalize):
+        counter.add(chunk, values, levels)
+    return counter.counts()
 
 
 def pxap(counts: PixelCounts) -> float:

@@ -18,7 +18,7 @@ malignant images never reports it; ``heatmap`` only when the records hold heatma
 """
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -28,10 +28,10 @@ from .curves import nanmean
 from .cxr_localization import cxr_localization
 from .froc import froc
 from .gt_io import GroundTruth
-from .heatmap_ops import masks_from_boxes, segmentation_to_mask
-from .maxboxacc import best_box_iou, max_box_acc
+from .heatmap_ops import level_chunks, masks_from_boxes, segmentation_to_mask
+from .maxboxacc import CAM_THRESHOLDS, BestBoxIoU, max_box_acc
 from .peak_metrics import POINTING_TOLERANCE, pointing_hits, stl_localization_ap
-from .pixel_metrics import choose_pixel_threshold, pixel_counts, pixel_scores, pxap
+from .pixel_metrics import PixelCounter, PixelCounts, choose_pixel_threshold, pixel_counts, pixel_scores, pxap
 from .tables import BoxTable
 
 
@@ -84,6 +84,17 @@ def heatmap_samples(gt: GroundTruth, records: Sequence[Dict[str, Any]], num_clas
     return HeatmapSamples(image, cls, maps, map_boxes, image_boxes, masks)
 
 
+def _threshold_sweep(samples: HeatmapSamples) -> Tuple[np.ndarray, PixelCounts]:
+    """MaxBoxAccV2's best IoUs and PxAP's pixel counts over ``CAM_THRESHOLDS``, from one pass over the
+    maps (each normalized and thresholded once)."""
+    best_iou = BestBoxIoU(len(samples.maps), len(CAM_THRESHOLDS), samples.map_boxes)
+    counter = PixelCounter(samples.masks, CAM_THRESHOLDS)
+    for chunk, values, levels in level_chunks(samples.maps, CAM_THRESHOLDS):
+        best_iou.add(chunk, levels)
+        counter.add(chunk, values, levels)
+    return best_iou.best, counter.counts()
+
+
 def _heatmap_metrics(
     gt: GroundTruth, records: Sequence[Dict[str, Any]], class_names: Sequence[str], settings: EvalSettings
 ) -> Dict[str, Any]:
@@ -92,8 +103,7 @@ def _heatmap_metrics(
     samples = heatmap_samples(gt, records, num_classes)
     peak_values = np.array([r["peak_values"] for r in records], dtype=np.float64).reshape(-1, num_classes)
     peak_points = np.array([r["peak_points"] for r in records], dtype=np.float64).reshape(-1, num_classes, 2)
-    best_iou = best_box_iou(samples.maps, samples.map_boxes)
-    counts = pixel_counts(samples.maps, samples.masks)
+    best_iou, counts = _threshold_sweep(samples)
     hits = pointing_hits(peak_points[samples.image, samples.cls], samples.image_boxes, POINTING_TOLERANCE)
 
     def summary(rows: np.ndarray) -> Dict[str, Any]:
@@ -115,7 +125,8 @@ def _heatmap_metrics(
     report["pixel_threshold_chosen_here"] = choose_pixel_threshold(counts)
     if settings.pixel_threshold is not None:
         t = settings.pixel_threshold
-        report["infomask"] = pixel_scores(pixel_counts(samples.maps, samples.masks, [t]), t)
+        at_t = counts if counts.includes(t) else pixel_counts(samples.maps, samples.masks, [t])
+        report["infomask"] = pixel_scores(at_t, t)
     return report
 
 
