@@ -62,10 +62,11 @@ def _link_table(four_connected: bool) -> np.ndarray:
 _LINKS = np.stack([_link_table(False), _link_table(True)])  # components, holes (4-connected)
 
 
-def _sweep(levels, num_thresholds, links, out_boxes, out_map, out_threshold):
+def _sweep(levels, num_thresholds, links, ring, out_boxes, out_map, out_threshold):
     """The contour boxes of every map, threshold and family, written to the outputs.
 
-    ``levels``: ``(n, h, w)`` int; ``links``: ``_LINKS`` of the components and of the holes. Returns
+    ``levels``: ``(n, h, w)`` int; ``links``: ``_LINKS`` of the components and of the holes; ``ring``:
+    the offsets of ``_RING`` in a padded map. Returns
     the number of boxes, or -1 when the outputs are full (the caller grows them and starts again).
     Pixels carry the group they joined; the union-find runs on the groups, whose tables stay small.
     """
@@ -84,7 +85,6 @@ def _sweep(levels, num_thresholds, links, out_boxes, out_map, out_threshold):
     fill = np.empty(num_thresholds + 1, np.int64)
     order = np.empty(pixels, np.int32)  # the pixels (padded index) in the order they appear ...
     order_xy = np.empty(pixels, np.int32)  # ... and their x | y << 16
-    ring = np.array([-stride - 1, -stride, -stride + 1, 1, stride + 1, stride, stride - 1, -1], np.int32)
     outside = 0  # holes: the group of the padding, the map's surroundings
     count = 0
     for m in range(n):
@@ -119,16 +119,9 @@ def _sweep(levels, num_thresholds, links, out_boxes, out_map, out_threshold):
                 for i in range(first[s], first[s + 1]):
                     p = order[i]
                     x, y = order_xy[i] & 0xFFFF, order_xy[i] >> 16
-                    mask = (  # the ring neighbours there before the pixel
-                        (group[p - stride - 1] >= 0)
-                        | (group[p - stride] >= 0) << 1
-                        | (group[p - stride + 1] >= 0) << 2
-                        | (group[p + 1] >= 0) << 3
-                        | (group[p + stride + 1] >= 0) << 4
-                        | (group[p + stride] >= 0) << 5
-                        | (group[p + stride - 1] >= 0) << 6
-                        | (group[p - 1] >= 0) << 7
-                    )
+                    mask = 0  # the ring neighbours there before the pixel
+                    for j in range(8):
+                        mask |= (group[p + ring[j]] >= 0) << j
                     j = links[holes, mask, 0]
                     if j < 0:  # a new group
                         g = groups
@@ -223,7 +216,8 @@ def sweep_contour_boxes(levels: np.ndarray, num_thresholds: int) -> Tuple[np.nda
         boxes = np.empty((capacity, 4), np.int32)
         index = np.empty(capacity, np.int64)
         threshold = np.empty(capacity, np.int64)
-        count = _compiled()(levels, num_thresholds, _LINKS, boxes, index, threshold)
+        ring = np.array([dr * (levels.shape[2] + 2) + dc for dr, dc in _RING], np.int32)
+        count = _compiled()(levels, num_thresholds, _LINKS, ring, boxes, index, threshold)
         if count >= 0:
             return boxes[:count], index[:count], threshold[:count]
         capacity *= 2
