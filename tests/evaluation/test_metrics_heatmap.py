@@ -11,7 +11,8 @@ from wsdet.evaluation.heatmap_ops import (
     segmentation_to_mask,
     threshold_levels,
 )
-from wsdet.evaluation.contour_sweep import sweep_contour_boxes
+from wsdet.evaluation.box_ops import box_iou
+from wsdet.evaluation.contour_sweep import _box_iou, best_contour_iou, sweep_contour_boxes
 from wsdet.evaluation.maxboxacc import CAM_THRESHOLDS, best_box_iou, max_box_acc
 from wsdet.evaluation.peak_metrics import pointing_hits, stl_localization_ap
 from wsdet.evaluation.pixel_metrics import choose_pixel_threshold, pixel_counts, pixel_scores, pxap
@@ -91,6 +92,40 @@ def test_sweep_contour_boxes_many_contours_and_bad_levels():
         sweep_contour_boxes(np.full((1, 2, 2), 3), 2)
     with pytest.raises(ValueError, match=r"\(n, h, w\)"):
         sweep_contour_boxes(np.zeros((2, 2), dtype=int), 2)
+
+
+def test_compiled_iou_equals_box_iou():
+    rng = np.random.default_rng(5)
+    # XYXY boxes with x0 <= x1, y0 <= y1: corners sorted coordinate by coordinate
+    a = np.sort(rng.integers(0, 12, (500, 2, 2)), axis=1).reshape(-1, 4).astype(float)
+    b = np.sort(rng.uniform(-1, 12, (500, 2, 2)), axis=1).reshape(-1, 4)
+    a[:50, 2] = a[:50, 0]  # empty boxes: IoU 0
+    a[50:60] = b[50:60] = [1, 2, 5, 7]  # equal boxes: IoU 1
+    expected = box_iou(a, b)
+    compiled = np.array([_box_iou(*x, *y) for x, y in zip(a, b)])
+    assert (expected[:50] == 0).all() and (expected[50:60] == 1).all()
+    np.testing.assert_array_equal(compiled, expected)  # bit for bit
+
+
+def test_best_contour_iou_equals_the_best_of_the_contour_boxes():
+    rng = np.random.default_rng(6)
+    levels = rng.integers(0, 6, (7, 9, 11))
+    levels[2] = 0  # nothing above any threshold: 0
+    gt_count = np.array([1, 2, 1, 0, 3, 1, 2])  # map 3 has no GT box: 0
+    gt_first = np.cumsum(gt_count) - gt_count
+    gt_boxes = np.sort(rng.uniform(0, 11, (gt_count.sum(), 2, 2)), axis=1).reshape(-1, 4)
+    best = best_contour_iou(levels, 5, gt_boxes, gt_first, gt_count)
+    boxes, index, slot = sweep_contour_boxes(levels, 5)
+    expected = np.zeros((7, 5))
+    for box, m, k in zip(boxes.astype(float), index, slot):
+        mine = gt_boxes[gt_first[m] : gt_first[m] + gt_count[m]]
+        expected[m, k] = max(expected[m, k], box_iou(box, mine).max(initial=0))
+    assert expected[[0, 1, 4, 5, 6]].min(axis=1).max() > 0 and not expected[[2, 3]].any()
+    np.testing.assert_array_equal(best, expected)
+    with pytest.raises(ValueError, match="each of the 7 maps"):
+        best_contour_iou(levels, 5, gt_boxes, gt_first[:-1], gt_count)
+    with pytest.raises(ValueError, match="0..4"):
+        best_contour_iou(levels, 4, gt_boxes, gt_first, gt_count)
 
 
 def test_maxboxacc_and_pxap_threshold_the_maps_alike():

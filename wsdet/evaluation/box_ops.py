@@ -1,8 +1,9 @@
 """Box geometry on numpy arrays (XYXY, continuous pixel coordinates, area = width * height).
 
 Every function broadcasts over leading dimensions: pass ``a[:, None]`` and ``b[None]`` for all pairs,
-or two aligned ``(n, 4)`` arrays for element-wise values. This is the only IoU / IoBB code of wsdet's
-evaluation; every metric uses it.
+or two aligned ``(n, 4)`` arrays for element-wise values. Every metric's IoU / IoBB comes from here,
+except inside the compiled contour sweep of MaxBoxAccV2, which cannot call numpy: it repeats
+:func:`box_iou`'s arithmetic and a test pins the two equal, bit for bit.
 """
 
 import numpy as np
