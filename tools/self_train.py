@@ -6,8 +6,8 @@
 
 Writes ``pseudo_strong.json`` (weak images promoted to box images, their top detection as the box)
 and ``remaining_weak.json`` into ``--output-dir``; with ``--retrain``, trains the same config on the
-strong datasets + the pseudo-labelled images (+ the remaining weak images when the config uses weak
-images) into ``<output-dir>/retrain`` and evaluates it.
+strong datasets + the pseudo-labelled images (+ the remaining weak images, or all with
+``--mil-images all``, when the config uses weak images) into ``<output-dir>/retrain`` and evaluates it.
 """
 import json
 import logging
@@ -107,7 +107,9 @@ def main(args):
     weights = retrain_weights(args.retrain_init, initial, cfg.MODEL.WEIGHTS)
     logger.info(f"Retraining from {weights or 'a random initialization'} (--retrain-init {args.retrain_init}; "
                 f"the original run started from {initial or 'a random initialization'}, read from {source})")
-    cfg = retrain_config(cfg, weak_name, "self_train_pseudo", "self_train_weak", args.output_dir, weights)
+    mil_dataset = "self_train_weak" if args.mil_images == "remaining" else weak_name
+    logger.info(f"The retraining's MIL loss sees {mil_dataset} (--mil-images {args.mil_images})")
+    cfg = retrain_config(cfg, weak_name, "self_train_pseudo", mil_dataset, args.output_dir, weights)
     trainer = WSDetTrainer(cfg)
     trainer.resume_or_load(resume=False)
     return trainer.train()
@@ -137,6 +139,12 @@ def build_parser():
         help="what the retraining starts from: 'config', the original run's initial weights (MODEL.WEIGHTS "
         "of the config.yaml saved beside the model, else of --config-file; default, as in the paper), "
         "'model', the model that made the pseudo-labels, or 'none' (random initialization)",
+    )
+    parser.add_argument(
+        "--mil-images", choices=("remaining", "all"), default="remaining",
+        help="the labelled images the retraining's MIL loss sees (configs that train on them): 'remaining', "
+        "those not pseudo-labelled (default), or 'all', the pseudo-labelled ones too, which are then both box "
+        "images and labelled images",
     )
     return parser
 

@@ -206,6 +206,7 @@ def test_runner_commands_for_stages_self_training_and_thresholds(tmp_path, monke
     assert flags == ["--config-file", os.path.join(REPO, "configs", "bus_joint.yaml"), "--fraction", "0.5",
                      "--output-dir", os.path.join(str(tmp_path), "self"), "--retrain"]
     assert args[args.index("--retrain-init") + 1] == "config"
+    assert args[args.index("--mil-images") + 1] == "remaining"
     assert args[args.index("MODEL.WEIGHTS") + 1] == os.path.join(str(tmp_path), "joint", "model_final.pth")
     assert args[args.index("OUTPUT_DIR") + 1] == os.path.join(str(tmp_path), "self")
     assert result.weights == os.path.join(str(tmp_path), "self", "retrain", "model_final.pth")

@@ -110,6 +110,8 @@ def test_retrain_config():
     # the retraining starts from the weights it is given (the original run's initial weights by
     # default), not from nothing: a frozen stem and FrozenBN of a random R-50 would never learn
     assert joint.MODEL.WEIGHTS == "R-50.pkl" and joint.OUTPUT_DIR == "/out/retrain"
+    # --mil-images all: the MIL loss keeps every labelled image, the pseudo-labelled ones too
+    assert retrain_config(cfg, "weak", "pseudo", "weak", "/out", "").DATASETS.TRAIN == ("strong", "pseudo", "weak")
     cfg.WSDET.DATALOADER.WEAK_IMS_PER_BATCH = 0
     assert retrain_config(cfg, "weak", "pseudo", "rest", "/out", "").DATASETS.TRAIN == ("strong", "pseudo")
 

@@ -116,7 +116,8 @@ class BenchmarkRunner:
         else:  # pseudo-label the weak set with the init_from model, then retrain
             model_dir = os.path.join(out, "retrain")
             self_train = ["--fraction", str(method.self_train_fraction), "--output-dir", out, "--retrain",
-                          "--retrain-init", method.self_train_init, *self._truth_arguments(method)]
+                          "--retrain-init", method.self_train_init, "--mil-images", method.self_train_mil,
+                          *self._truth_arguments(method)]
             self._tool("self_train.py", [*base, *self_train, *train_opts], os.path.join(out, "train.log"))
         train_seconds = time.perf_counter() - start
         val = _read_results(model_dir, method.val_dataset) if method.heatmaps else {}

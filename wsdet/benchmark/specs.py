@@ -39,6 +39,7 @@ class MethodRun:
     heatmaps: bool = False  # outputs heatmaps: their pixel threshold is chosen on the validation set
     self_train_fraction: Optional[float] = None  # self-training: fraction of weak images pseudo-labelled
     self_train_init: str = "config"  # what the retraining starts from (tools/self_train.py --retrain-init)
+    self_train_mil: str = "remaining"  # labelled images of the retraining's MIL loss (self_train.py --mil-images)
 
     @property
     def val_dataset(self) -> str:
@@ -198,10 +199,15 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
         for k in (1, 10):
             runs.append(_bus(f"joint, MoI {moi}, normal top-{k}", "bus_joint", "WSDET.MIL.MOI", moi,
                              "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", str(k)))
+    runs.append(_bus("joint, MoI most_abnormal, normal top-1 at weight 0.5", "bus_joint", "WSDET.MIL.MOI",
+                     "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "0.5", "WSDET.MIL.NORMAL_REGIONS", "1"))
     for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
         runs.append(_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}", "bus_joint", "WSDET.MIL.MOI",
                          "most_abnormal", init_from="joint, MoI most_abnormal", self_train_fraction=0.5,
                          self_train_init=init))
+    runs.append(_bus("joint, MoI most_abnormal, self-trained on 50%, retrained from scratch, MIL on all labelled",
+                     "bus_joint", "WSDET.MIL.MOI", "most_abnormal", init_from="joint, MoI most_abnormal",
+                     self_train_fraction=0.5, self_train_mil="all"))
     augment = ("WSDET.AUGMENT.ROTATION", "5.0", "WSDET.AUGMENT.CROP", "0.05", "WSDET.AUGMENT.BRIGHTNESS", "0.2",
                "WSDET.AUGMENT.CONTRAST", "(0.2, 1.8)")
     runs.append(_bus("joint, MoI most_abnormal, official augmentations", "bus_joint", "WSDET.MIL.MOI", "most_abnormal",

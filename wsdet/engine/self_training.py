@@ -210,7 +210,8 @@ def retrain_config(
 ) -> CfgNode:
     """``cfg`` retraining from ``weights`` (the original run's initial weights, the pseudo-labelling
     model, or "" for a random initialization) on its strong datasets + the pseudo-labelled images
-    (+ the remaining weak images when the config trains on weak images), into ``<output_dir>/retrain``."""
+    (+ ``remaining_name`` when the config trains on weak images: the images not pseudo-labelled, or
+    ``weak_name`` itself to keep every labelled image in the MIL loss), into ``<output_dir>/retrain``."""
     train = [n for n in cfg.DATASETS.TRAIN if n != weak_name] + [pseudo_name]
     if cfg.WSDET.DATALOADER.WEAK_IMS_PER_BATCH:
         train.append(remaining_name)
