@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, Dict, List, Optional, Tuple
 
 from detectron2.data import MetadataCatalog
@@ -80,7 +80,7 @@ class BenchmarkRunner:
             return None
         with open(record) as f:
             saved = json.load(f)
-        if saved.get("spec") != _spec(method):
+        if not _same_spec(saved.get("spec"), method):
             logger.info("%s: options changed since %s", method.name, record)
             return None
         logger.info("%s: reusing %s", method.name, record)
@@ -222,6 +222,15 @@ class BenchmarkRunner:
 def _spec(method: MethodRun) -> Dict[str, Any]:
     """``method`` as its record stores it (read back from JSON: tuples become lists)."""
     return json.loads(json.dumps(asdict(method)))
+
+
+def _same_spec(saved: Optional[Dict[str, Any]], method: MethodRun) -> bool:
+    """Whether a record's spec is ``method``'s; a field added to MethodRun after the record was
+    written counts as its default there."""
+    if saved is None:
+        return False
+    defaults = {f.name: f.default for f in fields(MethodRun) if f.default is not MISSING}
+    return {**json.loads(json.dumps(defaults)), **saved} == _spec(method)
 
 
 def _write_record(result: RunResult, out: str) -> None:
