@@ -194,11 +194,13 @@ def _map_contours(level, num_thresholds, links, ring, boxes, thresholds, count):
 
 
 def _ring_offsets(width: int) -> np.ndarray:
+    """The offsets of ``_RING`` in a map of ``width`` columns padded by one pixel, flattened."""
     return np.array([dr * (width + 2) + dc for dr, dc in _RING], np.int32)
 
 
 @_jit
 def _all_contour_boxes(levels, num_thresholds, links, ring):
+    """Every map's contour boxes: ``(boxes, map index, threshold index)``."""
     boxes = np.empty((4 * num_thresholds * len(levels), 4), np.int32)
     thresholds = np.empty(len(boxes), np.int64)
     index = np.empty(len(boxes), np.int64)
@@ -223,6 +225,7 @@ def _box_iou(ax0, ay0, ax1, ay1, bx0, by0, bx1, by1):
 
 @_jit
 def _best_iou(levels, num_thresholds, links, ring, gt_boxes, gt_first, gt_count):
+    """``(n, T)`` best IoU of each map's contour boxes with its GT boxes; maps without any are skipped."""
     best = np.zeros((len(levels), num_thresholds))
     boxes = np.empty((4 * num_thresholds, 4), np.int32)
     thresholds = np.empty(len(boxes), np.int64)
