@@ -201,13 +201,11 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
                              "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", str(k)))
     runs.append(_bus("joint, MoI most_abnormal, normal top-1 at weight 0.5", "bus_joint", "WSDET.MIL.MOI",
                      "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "0.5", "WSDET.MIL.NORMAL_REGIONS", "1"))
-    for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
-        runs.append(_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}", "bus_joint", "WSDET.MIL.MOI",
-                         "most_abnormal", init_from="joint, MoI most_abnormal", self_train_fraction=0.5,
-                         self_train_init=init))
-    runs.append(_bus("joint, MoI most_abnormal, self-trained on 50%, retrained from scratch, MIL on all labelled",
-                     "bus_joint", "WSDET.MIL.MOI", "most_abnormal", init_from="joint, MoI most_abnormal",
-                     self_train_fraction=0.5, self_train_mil="all"))
+    for mil, also in (("remaining", ""), ("all", ", MIL on all labelled")):
+        for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
+            runs.append(_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}{also}", "bus_joint",
+                             "WSDET.MIL.MOI", "most_abnormal", init_from="joint, MoI most_abnormal",
+                             self_train_fraction=0.5, self_train_init=init, self_train_mil=mil))
     augment = ("WSDET.AUGMENT.ROTATION", "5.0", "WSDET.AUGMENT.CROP", "0.05", "WSDET.AUGMENT.BRIGHTNESS", "0.2",
                "WSDET.AUGMENT.CONTRAST", "(0.2, 1.8)")
     runs.append(_bus("joint, MoI most_abnormal, official augmentations", "bus_joint", "WSDET.MIL.MOI", "most_abnormal",
