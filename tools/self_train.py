@@ -6,8 +6,8 @@
 
 Writes ``pseudo_strong.json`` (weak images promoted to box images, their top detection as the box)
 and ``remaining_weak.json`` into ``--output-dir``; with ``--retrain``, trains the same config on the
-strong datasets + the pseudo-labelled images (+ the remaining weak images, or all with
-``--mil-images all``, when the config uses weak images) into ``<output-dir>/retrain`` and evaluates it.
+strong datasets + the pseudo-labelled images (+ all weak images, or only the remaining ones with
+``--mil-images remaining``, when the config uses weak images) into ``<output-dir>/retrain`` and evaluates it.
 """
 import json
 import logging
@@ -141,10 +141,10 @@ def build_parser():
         "'model', the model that made the pseudo-labels, or 'none' (random initialization)",
     )
     parser.add_argument(
-        "--mil-images", choices=("remaining", "all"), default="remaining",
-        help="the labelled images the retraining's MIL loss sees (configs that train on them): 'remaining', "
-        "those not pseudo-labelled (default), or 'all', the pseudo-labelled ones too, which are then both box "
-        "images and labelled images",
+        "--mil-images", choices=("remaining", "all"), default="all",
+        help="the labelled images the retraining's MIL loss sees (configs that train on them): 'all', the "
+        "pseudo-labelled ones too, which are then both box images and labelled images (default: the better "
+        "of the two on 2 seeds, docs/BENCHMARKS.md), or 'remaining', those not pseudo-labelled",
     )
     return parser
 

@@ -116,6 +116,17 @@ def test_retrain_config():
     assert retrain_config(cfg, "weak", "pseudo", "rest", "/out", "").DATASETS.TRAIN == ("strong", "pseudo")
 
 
+def test_self_train_tool_keeps_every_labelled_image_in_the_mil_loss_by_default():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("self_train_tool", os.path.join(REPO, "tools", "self_train.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    base = ["--config-file", "c.yaml", "--output-dir", "out"]
+    assert tool.build_parser().parse_args(base).mil_images == "all"
+    assert tool.build_parser().parse_args([*base, "--mil-images", "remaining"]).mil_images == "remaining"
+
+
 def test_pseudo_box_quality_against_known_boxes():
     from detectron2.structures import BoxMode
 

@@ -39,7 +39,9 @@ class MethodRun:
     heatmaps: bool = False  # outputs heatmaps: their pixel threshold is chosen on the validation set
     self_train_fraction: Optional[float] = None  # self-training: fraction of weak images pseudo-labelled
     self_train_init: str = "config"  # what the retraining starts from (tools/self_train.py --retrain-init)
-    self_train_mil: str = "remaining"  # labelled images of the retraining's MIL loss (self_train.py --mil-images)
+    # labelled images of the retraining's MIL loss (self_train.py --mil-images); records written before
+    # this field existed ran with "remaining"
+    self_train_mil: str = "remaining"
 
     @property
     def val_dataset(self) -> str:
