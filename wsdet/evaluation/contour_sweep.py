@@ -200,18 +200,16 @@ def _ring_offsets(width: int) -> np.ndarray:
 
 @_jit
 def _all_contour_boxes(levels, num_thresholds, links, ring):
-    """Every map's contour boxes: ``(boxes, map index, threshold index)``."""
+    """Every map's contour boxes, map after map: ``(boxes, threshold index, boxes per map)``."""
     boxes = np.empty((4 * num_thresholds * len(levels), 4), np.int32)
     thresholds = np.empty(len(boxes), np.int64)
-    index = np.empty(len(boxes), np.int64)
+    per_map = np.empty(len(levels), np.int64)
     count = 0
     for m in range(len(levels)):
         start = count
         count, boxes, thresholds = _map_contours(levels[m], num_thresholds, links, ring, boxes, thresholds, count)
-        if len(index) < len(thresholds):
-            index = np.concatenate((index, np.empty(len(thresholds) - len(index), np.int64)))
-        index[start:count] = m
-    return boxes[:count], index[:count], thresholds[:count]
+        per_map[m] = count - start
+    return boxes[:count], thresholds[:count], per_map
 
 
 @_jit
@@ -267,7 +265,8 @@ def sweep_contour_boxes(levels: np.ndarray, num_thresholds: int) -> Tuple[np.nda
     levels = _checked_levels(levels, num_thresholds)
     if levels.size == 0 or num_thresholds == 0:
         return np.zeros((0, 4), np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return _all_contour_boxes(levels, num_thresholds, _LINKS, _ring_offsets(levels.shape[2]))
+    boxes, thresholds, per_map = _all_contour_boxes(levels, num_thresholds, _LINKS, _ring_offsets(levels.shape[2]))
+    return boxes, np.repeat(np.arange(len(levels)), per_map), thresholds
 
 
 def best_contour_iou(
