@@ -184,7 +184,7 @@ def _fake_runner(tmp_path, monkeypatch, tools):
 def test_runner_commands_for_stages_self_training_and_thresholds(tmp_path, monkeypatch):
     tools = FakeTools(threshold=float("nan"))
     runner = _fake_runner(tmp_path, monkeypatch, tools)
-    stage2 = next(r for r in SUITES["cxr"] if r.init_from)  # GAIN's stage 2 fine-tunes stage 1
+    stage2 = next(r for r in SUITES["cxr"] if r.init_from and r.trains)  # GAIN's stage 2 fine-tunes stage 1
     stage1 = next(r for r in SUITES["cxr"] if r.name == stage2.init_from)
     runner.run(stage1)
     runner.run(stage2)
@@ -246,6 +246,39 @@ def test_runner_reuses_only_the_same_spec_and_retrains_children(tmp_path, monkey
     runner.force = False
     runner.run(child)
     assert len(tools.commands) == 12  # the parent trained again, so its child did too
+
+
+def test_a_run_that_does_not_train_evaluates_its_parents_model(tmp_path, monkeypatch):
+    tools = FakeTools()
+    runner = _fake_runner(tmp_path, monkeypatch, tools)
+    gradcam = next(r for r in SUITES["cxr"] if not r.trains)
+    parent = runner.run(next(r for r in SUITES["cxr"] if r.name == gradcam.init_from))
+    result = runner.run(gradcam)
+    (_, val), (_, test) = tools.commands[2:]
+    assert val[0] == test[0] == "--eval-only"
+    assert val[1:3] == ["--config-file", os.path.join(REPO, "configs", "cxr_gradcam.yaml")]
+    assert val[val.index("DATASETS.TEST") + 1] == "('cxr_synth_val',)"
+    assert val[val.index("MODEL.WEIGHTS") + 1] == parent.weights == result.weights
+    assert test[len(test) - test[::-1].index("MODEL.WEIGHTS")] == parent.weights
+    assert test[test.index("WSDET.EVAL.PIXEL_THRESH") + 1] == "0.4" and result.pixel_threshold == 0.4
+    assert result.test == {"corloc": {"official": 0.5}}
+    with pytest.raises(ValueError, match="evaluates its init_from model"):
+        MethodRun("explainer", "configs/cxr_gradcam.yaml", "cxr", trains=False)
+
+
+def test_explainer_rows_evaluate_the_model_their_parent_trained():
+    from wsdet.engine.defaults import build_config
+
+    by_name = {r.name: r for runs in SUITES.values() for r in runs}
+    explainers = [r for r in by_name.values() if not r.trains]
+    assert {r.family for r in explainers} == {"cxr", "bus"}
+    for run in explainers:
+        parent = by_name[run.init_from]
+        child_cfg, parent_cfg = (build_config(os.path.join(REPO, r.config), r.opts) for r in (run, parent))
+        assert child_cfg.MODEL == parent_cfg.MODEL, run.name
+        for cfg in (child_cfg, parent_cfg):  # the explainer's own keys aside, the same CAM model
+            cfg.WSDET.CAM.pop("HEATMAPS"), cfg.WSDET.CAM.pop("GRADCAM")
+        assert child_cfg.WSDET.CAM == parent_cfg.WSDET.CAM, run.name
 
 
 def test_self_training_runs_score_pseudo_boxes_when_the_truth_is_known(tmp_path, tiny_coco):

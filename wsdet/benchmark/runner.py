@@ -4,7 +4,8 @@ Each run is two subprocesses (so that one failing or leaking method does not aff
 timings are those of the real command): training, which for heatmap models ends with an evaluation on
 the validation set (where the pixel threshold is chosen), then ``--eval-only`` on the test set. A
 self-training run pseudo-labels the weak set with its ``init_from`` model and retrains
-(``tools/self_train.py --retrain``) instead of training. Everything lands in
+(``tools/self_train.py --retrain``) instead of training; a run that does not train (``trains=False``, a
+post-hoc explainer) evaluates its ``init_from`` model on both sets. Everything lands in
 ``<output_root>/<run slug>/``; ``benchmark_run.json`` there records the spec, timings and results, and a
 finished run is reused when its spec is unchanged (unless ``force``).
 """
@@ -52,7 +53,7 @@ class RunResult:
     weights: str  # the trained model
     spec: Dict[str, Any]  # the MethodRun it came from (a finished run is reused only for the same spec)
     strong_images: Optional[int]  # box images trained on, when a fraction of the strong pool
-    train_seconds: float  # the training command, with the validation of heatmap models
+    train_seconds: float  # the training command with the validation of heatmap models (no training: the validation)
     seconds_per_iter: float
     inference_seconds_per_image: float
     pixel_threshold: Optional[float]
@@ -110,7 +111,10 @@ class BenchmarkRunner:
         val_sets = f"('{method.val_dataset}',)" if method.heatmaps else "()"
         train_opts = [*method.opts, *opts, "OUTPUT_DIR", out, "DATASETS.TEST", val_sets]
         start = time.perf_counter()
-        if method.self_train_fraction is None:
+        if not method.trains:  # the init_from model, evaluated on the validation set with this config
+            model_dir = out
+            self._tool("train_net.py", ["--eval-only", *base, *train_opts], os.path.join(out, "train.log"))
+        elif method.self_train_fraction is None:
             model_dir = out
             self._tool("train_net.py", [*base, *train_opts], os.path.join(out, "train.log"))
         else:  # pseudo-label the weak set with the init_from model, then retrain
@@ -126,7 +130,10 @@ class BenchmarkRunner:
             threshold = None
         # the model a validation-based selection kept (WSDET.BEST_CHECKPOINT), else the last one
         best = os.path.join(model_dir, "model_best.pth")
-        weights = best if os.path.isfile(best) else os.path.join(model_dir, "model_final.pth")
+        if not method.trains:
+            weights = self.results[method.init_from].weights
+        else:
+            weights = best if os.path.isfile(best) else os.path.join(model_dir, "model_final.pth")
         test, inference_time = self._evaluate_on_test(method, out, flags, data_opts, weights, threshold)
         return RunResult(
             name=method.name,

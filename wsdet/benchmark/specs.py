@@ -34,6 +34,9 @@ class MethodRun:
     opts: Tuple[str, ...] = ()  # KEY VALUE overrides
     strong_fraction: float = 1.0  # fraction of the strong BUS pool kept (label-stratified, seeded)
     init_from: Optional[str] = None  # earlier run whose model_final.pth initializes this one
+    # False: no training; the init_from model is evaluated with this row's config (a post-hoc explainer
+    # such as Grad-CAM of an earlier run's classifier)
+    trains: bool = True
     # iteration-valued keys that follow the run length: (key, fraction of SOLVER.MAX_ITER)
     scaled_keys: Tuple[Tuple[str, float], ...] = ()
     heatmaps: bool = False  # outputs heatmaps: their pixel threshold is chosen on the validation set
@@ -42,6 +45,11 @@ class MethodRun:
     # labelled images of the retraining's MIL loss (self_train.py --mil-images); records written before
     # this field existed ran with "remaining"
     self_train_mil: str = "remaining"
+
+    def __post_init__(self):
+        if not self.trains and (self.init_from is None or self.self_train_fraction is not None):
+            raise ValueError(f"{self.name}: a run that does not train evaluates its init_from model "
+                             "(and cannot self-train)")
 
     @property
     def val_dataset(self) -> str:
@@ -98,7 +106,7 @@ _CXR_METHODS = (
     _cxr("STL (GMP)", "cxr_stl", scaled_keys=STL_SWITCH),
     _cxr("STL (avg)", "cxr_stl_avg", scaled_keys=STL_SWITCH),
     _cxr("InfoMask", "cxr_infomask"),
-    _cxr("GradCAM (GAP model)", "cxr_gradcam"),
+    _cxr("GradCAM (GAP model)", "cxr_gradcam", init_from="GAP", trains=False),
     _cxr("positive-CAM stage 1", "cxr_poscam_stage1"),
     _cxr("positive-CAM stage 2 (paper: restrict)", "cxr_poscam_stage2"),
     _cxr("positive-CAM stage 2 (GAIN: erase)", "cxr_poscam_stage2_gain", init_from="positive-CAM stage 1"),
@@ -119,8 +127,8 @@ _BUS_CAM_METHODS = (
     _bus_cam("STL (GMP)", "bus_cam_stl", scaled_keys=STL_SWITCH),
     _bus_cam("STL (avg)", "bus_cam_stl", "WSDET.CAM.POOLING.NAME", "GlobalAvgPool", scaled_keys=STL_SWITCH),
     _bus_cam("InfoMask", "bus_cam_infomask"),
-    _bus_cam("GradCAM (GAP model)", "bus_cam", "WSDET.CAM.POOLING.NAME", "GlobalAvgPool", "WSDET.CAM.HEATMAPS",
-             "gradcam"),
+    _bus_cam("GradCAM (GAP model)", "bus_cam", "WSDET.CAM.POOLING.NAME", "GlobalAvgPool", "WSDET.CAM.HEAD.MAP_TYPE",
+             "cam", "WSDET.CAM.HEATMAPS", "gradcam", init_from="BUS GAP", trains=False),
     _bus_cam("positive-CAM stage 1", "bus_cam_poscam_stage1"),
     _bus_cam("positive-CAM stage 2 (paper: restrict)", "bus_cam_poscam_stage2"),
     _bus_cam("positive-CAM stage 2 (GAIN: erase)", "bus_cam_poscam_stage2", "WSDET.CAM.ATTENTION_MINING.MODE",
