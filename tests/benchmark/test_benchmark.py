@@ -315,6 +315,36 @@ def test_seed_summary_gives_mean_spread_and_each_value():
     assert lines[2] == "| joint | 0, 1, 2 | 80.0 ± 10.0 (90.0, 80.0, 70.0) | 0.10 ± 0.14 (0.00, 0.20, –) |"
 
 
+def test_every_paper_claim_names_rows_of_a_suite():
+    from wsdet.benchmark import PAPER_CLAIMS
+
+    names = {r.name for runs in SUITES.values() for r in runs}
+    for claim in PAPER_CLAIMS:
+        assert {claim.better, *claim.worse} <= names, claim
+    assert {c.better for c in PAPER_CLAIMS} >= {"PCAM", "InfoMask", "BUS PCAM", "positive-CAM stage 3"}
+
+
+def test_claims_table_compares_on_common_seeds_and_gives_a_verdict():
+    from wsdet.benchmark import PaperClaim, claims_table
+
+    def run(name, seed, iop):
+        return RunResult(f"{name}, seed {seed}", "cxr", "", "", {}, None, 0.0, 0.0, 0.0, None, {},
+                         {"heatmap": {"iop": iop}})
+
+    iop = (("IoP", "heatmap", "iop"),)
+    claims = [PaperClaim("every seed", "A", ("B",), iop), PaperClaim("mean only", "A", ("C",), iop),
+              PaperClaim("no", "C", ("A",), iop), PaperClaim("not run", "A", ("D",), iop)]
+    runs = [run("A", 0, 0.5), run("A", 1, 0.3), run("A", 2, 0.9), run("B", 0, 0.4), run("B", 1, 0.2),
+            run("C", 0, 0.1), run("C", 1, 0.35), run("C", 2, float("nan"))]
+    lines = claims_table(runs, claims).splitlines()
+    assert len(lines) == 5  # header, alignment, three claims: D never ran
+    assert lines[2] == ("| every seed | IoP | 0, 1 | A: 0.400 ± 0.141 (0.500, 0.300) "
+                        "| B: 0.300 ± 0.141 (0.400, 0.200) | reproduces on every seed |")
+    assert lines[3].endswith("| C: 0.225 ± 0.177 (0.100, 0.350) | in the mean, not on every seed |")
+    assert lines[4].startswith("| no | IoP | 0, 1 | C: 0.225") and lines[4].endswith("| does not reproduce |")
+    assert claims_table(runs[:3], claims) is None
+
+
 def test_reevaluation_and_report_of_finished_runs(tmp_path, monkeypatch):
     tools = FakeTools()
     runner = _fake_runner(tmp_path, monkeypatch, tools)

@@ -2,8 +2,18 @@
 (``tools/benchmark_speed.py``)."""
 from types import ModuleType as _ModuleType
 
-from .report import leaderboard_table, markdown_table, seed_summary_table, write_report
+from .report import claims_table, leaderboard_table, markdown_table, seed_summary_table, write_report
 from .runner import BenchmarkRunner, RunResult, slugify
-from .specs import QUICK_ITERS, SUITES, MethodRun, schedule_overrides, suite_runs, with_iterations, with_seeds
+from .specs import (
+    PAPER_CLAIMS,
+    QUICK_ITERS,
+    SUITES,
+    MethodRun,
+    PaperClaim,
+    schedule_overrides,
+    suite_runs,
+    with_iterations,
+    with_seeds,
+)
 
 __all__ = [k for k, v in globals().items() if not k.startswith("_") and not isinstance(v, _ModuleType)]

@@ -8,8 +8,17 @@ from dataclasses import asdict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .runner import RunResult
+from .specs import PAPER_CLAIMS, PaperClaim
 
-__all__ = ["COLUMNS", "SEED_METRICS", "leaderboard_table", "markdown_table", "seed_summary_table", "write_report"]
+__all__ = [
+    "COLUMNS",
+    "SEED_METRICS",
+    "claims_table",
+    "leaderboard_table",
+    "markdown_table",
+    "seed_summary_table",
+    "write_report",
+]
 
 Metrics = Dict[str, Dict[str, float]]
 
@@ -94,34 +103,77 @@ SEED_METRICS: Dict[str, Tuple[Tuple[str, str, str, int], ...]] = {
 _SEED_SUFFIX = re.compile(r", seed (\d+)$")
 
 
-def seed_summary_table(results: Sequence[RunResult], metrics: Sequence[Tuple[str, str, str, int]]) -> str:
-    """One row per method run with several seeds (names "..., seed S"): for each metric, the mean, the
-    sample standard deviation and every value in seed order."""
-    groups: Dict[str, List[Tuple[int, RunResult]]] = {}
+def runs_by_seed(results: Sequence[RunResult]) -> Dict[str, Dict[int, RunResult]]:
+    """The runs with a seed in their name ("..., seed S"): method name -> seed -> run, seeds in order."""
+    groups: Dict[str, Dict[int, RunResult]] = {}
     for r in results:
         match = _SEED_SUFFIX.search(r.name)
         if match:
-            groups.setdefault(r.name[: match.start()], []).append((int(match.group(1)), r))
+            groups.setdefault(r.name[: match.start()], {})[int(match.group(1))] = r
+    return {name: dict(sorted(runs.items())) for name, runs in groups.items()}
+
+
+def _mean_and_each(values: Sequence[Optional[float]], digits: int) -> str:
+    """"mean ± sample standard deviation (each value)" of the known values; "–" when none is."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "–"
+    spread = f" ± {statistics.stdev(known):.{digits}f}" if len(known) > 1 else ""
+    return f"{statistics.mean(known):.{digits}f}{spread} ({', '.join(_fmt(v, digits) for v in values)})"
+
+
+def seed_summary_table(results: Sequence[RunResult], metrics: Sequence[Tuple[str, str, str, int]]) -> str:
+    """One row per method run with several seeds (names "..., seed S"): for each metric, the mean, the
+    sample standard deviation and every value in seed order."""
     rows = []
-    for name, runs in groups.items():
-        runs.sort(key=lambda seed_run: seed_run[0])
-        row = [name, ", ".join(str(seed) for seed, _ in runs)]
-        for _, task, key, digits in metrics:
-            values = [_get(r.test, task, key) for _, r in runs]
-            known = [v for v in values if v is not None]
-            if not known:
-                row.append("–")
-                continue
-            spread = f" ± {statistics.stdev(known):.{digits}f}" if len(known) > 1 else ""
-            each = ", ".join(_fmt(v, digits) for v in values)
-            row.append(f"{statistics.mean(known):.{digits}f}{spread} ({each})")
+    for name, runs in runs_by_seed(results).items():
+        row = [name, ", ".join(str(seed) for seed in runs)]
+        row += [_mean_and_each([_get(r.test, task, key) for r in runs.values()], digits)
+                for _, task, key, digits in metrics]
         rows.append(row)
     return markdown_table(["method", "seeds", *(m[0] for m in metrics)], rows, text_columns=2)
 
 
+def _verdict(better: Sequence[float], worse: Sequence[Sequence[float]]) -> str:
+    """Whether the claimed better row wins on every seed, on the mean only, or not."""
+    if all(b > w for values in worse for b, w in zip(better, values)):
+        return "reproduces on every seed"
+    if all(statistics.mean(better) > statistics.mean(values) for values in worse):
+        return "in the mean, not on every seed"
+    return "does not reproduce"
+
+
+def claims_table(results: Sequence[RunResult], claims: Sequence[PaperClaim] = PAPER_CLAIMS) -> Optional[str]:
+    """Each claim whose rows ran with common seeds, per metric: the claimed better row and the others
+    (mean ± standard deviation, each seed's value) on the seeds where all of them have the metric, and
+    whether the claim reproduces; None when no claim can be checked."""
+    by_seed = runs_by_seed(results)
+    rows = []
+    for claim in claims:
+        names = (claim.better, *claim.worse)
+        if not all(name in by_seed for name in names):
+            continue
+        for header, task, key in claim.metrics:
+            values = {name: {seed: _get(r.test, task, key) for seed, r in by_seed[name].items()} for name in names}
+            seeds = [s for s in values[claim.better] if all(values[n].get(s) is not None for n in names)]
+            if not seeds:
+                continue
+            each = {name: [values[name][s] for s in seeds] for name in names}
+            rows.append([
+                claim.source, header, ", ".join(map(str, seeds)),
+                f"{claim.better}: {_mean_and_each(each[claim.better], 3)}",
+                "; ".join(f"{name}: {_mean_and_each(each[name], 3)}" for name in claim.worse),
+                _verdict(each[claim.better], [each[name] for name in claim.worse]),
+            ])
+    if not rows:
+        return None
+    return markdown_table(["claim", "metric", "seeds", "claimed better", "compared with", "verdict"], rows,
+                          text_columns=6)
+
+
 def write_report(results: Sequence[RunResult], header: str, markdown_path: str, json_path: str) -> str:
     """Write the markdown tables (one per family, in order of appearance; with runs of several seeds,
-    also their mean ± standard deviation (each value)) and the raw JSON."""
+    also their mean ± standard deviation (each value) and the papers' claims they check) and the raw JSON."""
     families: List[str] = list(dict.fromkeys(r.family for r in results))
     titles = {"bus": "Breast ultrasound (bus_synth_test)", "cxr": "Chest X-ray (cxr_synth_test)"}
     parts = [header]
@@ -131,6 +183,9 @@ def write_report(results: Sequence[RunResult], header: str, markdown_path: str, 
         if any(_SEED_SUFFIX.search(r.name) for r in runs):
             parts += [f"#### {titles.get(family, family)}: mean ± standard deviation over seeds (each seed's value)",
                       seed_summary_table(runs, SEED_METRICS[family])]
+        claims = claims_table(runs)
+        if claims:
+            parts += [f"#### {titles.get(family, family)}: the papers' claims", claims]
     text = "\n\n".join(parts) + "\n"
     with open(markdown_path, "w") as f:
         f.write(text)

@@ -13,6 +13,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 __all__ = [
     "MethodRun",
     "MIL_PERIOD",
+    "PAPER_CLAIMS",
+    "PaperClaim",
     "QUICK_ITERS",
     "SUITES",
     "schedule_overrides",
@@ -227,6 +229,40 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
                      "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", "1"))
     return tuple(runs)
 
+
+@dataclass(frozen=True)
+class PaperClaim:
+    """A paper's claim that one row beats other rows on some metrics (higher is better on each)."""
+
+    source: str
+    better: str  # row name
+    worse: Tuple[str, ...]  # row names
+    metrics: Tuple[Tuple[str, str, str], ...]  # (header, task, key) of the test results
+
+
+def _cam_claims(prefix: str) -> Tuple[PaperClaim, ...]:
+    """The CAM papers' claims about the rows of the ``cxr`` suite (``prefix`` "BUS ": of ``bus-cam``)."""
+    iobb, auc = ("acc@IoBB>0.5", "cxr_localization", "acc@iobb0.5"), ("AUC", "classification", "mean_auc")
+    pointing, iop = ("pointing", "heatmap", "pointing_game"), ("IoP", "heatmap", "iop")
+    maxbox = ("MaxBoxAccV2", "heatmap", "maxboxaccv2")
+    stage1, stage2, stage3 = (f"{prefix}positive-CAM stage {s}" for s in ("1", "2 (paper: restrict)", "3"))
+
+    def claim(source: str, better: str, worse: Sequence[str], *metrics: Tuple[str, str, str]) -> PaperClaim:
+        return PaperClaim(source, prefix + better, tuple(prefix + w for w in worse), metrics)
+
+    return (
+        claim("Ye et al. 2020 (PCAM)", "PCAM", ("LSE", "GAP"), iobb),
+        claim("Hwang & Kim 2016 (STL, from scratch)", "STL (avg)", ("GMP", "GAP"), auc, pointing),
+        claim("Hwang & Kim 2016 (STL, from scratch)", "STL (GMP)", ("GMP", "GAP"), auc, pointing),
+        claim("Taghanaki et al. 2019 (InfoMask)", "InfoMask", ("GAP", "GradCAM (GAP model)"), iop),
+        PaperClaim("Lu & Tong 2019 (positive-CAM stage 1 > CAM)", stage1, (prefix + "GAP",), (maxbox,)),
+        PaperClaim("Lu & Tong 2019 (stage 2 > stage 1)", stage2, (stage1,), (maxbox,)),
+        PaperClaim("Lu & Tong 2019 (stage 3 > stage 2)", stage3, (stage2,), (maxbox,)),
+    )
+
+
+# Checked by the leaderboard's report on the rows it has (tools/leaderboard.py).
+PAPER_CLAIMS: Tuple[PaperClaim, ...] = (*_cam_claims(""), *_cam_claims("BUS "))
 
 SUITES: Dict[str, Tuple[MethodRun, ...]] = {
     "bus": _BUS_METHODS,
