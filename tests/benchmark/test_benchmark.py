@@ -262,6 +262,9 @@ def test_a_run_that_does_not_train_evaluates_its_parents_model(tmp_path, monkeyp
     assert test[len(test) - test[::-1].index("MODEL.WEIGHTS")] == parent.weights
     assert test[test.index("WSDET.EVAL.PIXEL_THRESH") + 1] == "0.4" and result.pixel_threshold == 0.4
     assert result.test == {"corloc": {"official": 0.5}}
+    header, _, parent_row, row = (line.split(" | ") for line in leaderboard_table([parent, result]).splitlines())
+    column = header.index("train min")
+    assert row[column] == "–" and parent_row[column] != "–"  # the explainer trained nothing
     with pytest.raises(ValueError, match="evaluates its init_from model"):
         MethodRun("explainer", "configs/cxr_gradcam.yaml", "cxr", trains=False)
 

@@ -62,7 +62,7 @@ COLUMNS: Tuple[Tuple[str, Callable[[RunResult], str]], ...] = (
     ("AUC", _metric("classification", "mean_auc")),
     ("pseudo boxes IoU>=0.5", lambda r: _fmt((r.pseudo_box_quality or {}).get("iou_at_least_0.5"))),
     ("train s/it", lambda r: _fmt(r.seconds_per_iter, 2)),
-    ("train min", lambda r: _fmt(r.train_seconds / 60, 1)),
+    ("train min", lambda r: _fmt(r.train_seconds / 60, 1) if r.spec.get("trains", True) else "–"),  # explainers
     ("infer s/img", lambda r: _fmt(r.inference_seconds_per_image, 3)),
 )
 
