@@ -26,6 +26,7 @@ from wsdet.engine.self_training import (
     RETRAIN_INIT,
     initial_weights_of_run,
     pseudo_box_quality,
+    pseudo_box_quality_by_fraction,
     retrain_config,
     retrain_weights,
     select_pseudo_labels,
@@ -57,6 +58,8 @@ def weak_dataset_of(cfg, requested):
 
 
 def main(args):
+    if args.audit_fractions and not args.truth_json:
+        raise SystemExit("--audit-fractions scores pseudo boxes against known boxes: give --truth-json too")
     register_cli_datasets(args)
     trained = build_config(args.config_file, args.opts).MODEL.WEIGHTS
     if not trained and not args.allow_untrained:
@@ -93,6 +96,15 @@ def main(args):
             logger.info(f"Pseudo boxes against {args.truth_json}: {quality}")
             with open(os.path.join(args.output_dir, "pseudo_box_quality.json"), "w") as f:
                 json.dump(quality, f, indent=1)
+            if args.audit_fractions:
+                by_fraction = pseudo_box_quality_by_fraction(
+                    DatasetCatalog.get(weak_name), predictions, truth, args.audit_fractions
+                )
+                for fraction, q in by_fraction.items():
+                    logger.info(f"fraction {fraction}: {q['images']} pseudo boxes, IoU >= 0.5 for "
+                                f"{q['iou_at_least_0.5']:.1%} of the audited, mean IoU {q['mean_iou']:.3f}")
+                with open(os.path.join(args.output_dir, "pseudo_box_quality_by_fraction.json"), "w") as f:
+                    json.dump(by_fraction, f, indent=1)
     comm.synchronize()
     if not args.retrain:
         return None
@@ -134,6 +146,9 @@ def build_parser():
     parser.add_argument("--truth-json", default="", metavar="JSON",
                         help="known boxes of (some of) the weak images, e.g. the synthetic data's "
                         "weak_train_truth.json: the pseudo boxes are scored against them (pseudo_box_quality.json)")
+    parser.add_argument("--audit-fractions", type=float, nargs="+", default=[], metavar="F",
+                        help="with --truth-json, also score the pseudo boxes that each of these fractions would "
+                        "select (pseudo_box_quality_by_fraction.json), e.g. 0.1 0.25 0.5 0.75")
     parser.add_argument(
         "--retrain-init", choices=RETRAIN_INIT, default="config",
         help="what the retraining starts from: 'config', the original run's initial weights (MODEL.WEIGHTS "

@@ -85,7 +85,8 @@ def test_self_train_tool_end_to_end(tmp_path, tiny_coco):
     run_train_net([*config, *opts, "OUTPUT_DIR", str(tmp_path / "first")], cwd=str(tmp_path))
     result = subprocess.run(
         [sys.executable, os.path.join(REPO, "tools", "self_train.py"), *config,
-         "--fraction", "1.0", "--output-dir", str(tmp_path / "st"), "--retrain", *opts,
+         "--fraction", "1.0", "--output-dir", str(tmp_path / "st"), "--truth-json", strong_json,
+         "--audit-fractions", "0.5", "1", "--retrain", *opts,
          "MODEL.WEIGHTS", str(tmp_path / "first" / "model_final.pth")],
         cwd=str(tmp_path), capture_output=True, text=True, timeout=600,
     )
@@ -94,6 +95,8 @@ def test_self_train_tool_end_to_end(tmp_path, tiny_coco):
     assert "qualified for pseudo-labelling" in result.stderr
     with open(tmp_path / "st" / "remaining_weak.json") as f:
         assert len(json.load(f)["images"]) == 6
+    with open(tmp_path / "st" / "pseudo_box_quality_by_fraction.json") as f:
+        assert {k: q["images"] for k, q in json.load(f).items()} == {"0.5": 0, "1": 0}
 
 
 def test_retrain_config():
@@ -125,6 +128,8 @@ def test_self_train_tool_keeps_every_labelled_image_in_the_mil_loss_by_default()
     base = ["--config-file", "c.yaml", "--output-dir", "out"]
     assert tool.build_parser().parse_args(base).mil_images == "all"
     assert tool.build_parser().parse_args([*base, "--mil-images", "remaining"]).mil_images == "remaining"
+    with pytest.raises(SystemExit, match="give --truth-json"):
+        tool.main(tool.build_parser().parse_args([*base, "--audit-fractions", "0.5"]))
 
 
 def test_pseudo_box_quality_against_known_boxes():
@@ -143,6 +148,28 @@ def test_pseudo_box_quality_against_known_boxes():
     ]
     quality = pseudo_box_quality(pseudo, truth)
     assert quality == {"images": 3, "audited": 2, "mean_iou": pytest.approx(0.25), "iou_at_least_0.5": 0.5}
+
+
+def test_pseudo_box_quality_by_fraction_scores_what_each_fraction_selects():
+    from detectron2.structures import BoxMode
+
+    from wsdet.engine.self_training import pseudo_box_quality_by_fraction
+
+    images = [{"image_id": i, "file_name": f"{i}.png", "image_labels": [0]} for i in range(4)]
+    truth = [{"image_id": i, "annotations": [{"bbox": [0, 0, 10, 10], "bbox_mode": BoxMode.XYWH_ABS,
+                                              "category_id": 0}]} for i in range(4)]
+
+    def prediction(confidence, right):  # one box, on the true one or far from it
+        box = [0.0, 0.0, 10.0, 10.0] if right else [50.0, 50.0, 60.0, 60.0]
+        return {"image_probs": np.array([confidence]), "boxes": np.array([box]), "scores": np.array([0.9]),
+                "classes": np.array([0])}
+
+    predictions = {0: prediction(0.95, True), 1: prediction(0.9, True), 2: prediction(0.8, False),
+                   3: prediction(0.7, True)}
+    quality = pseudo_box_quality_by_fraction(images, predictions, truth, [0.5, 0.75, 1.0])
+    assert list(quality) == ["0.5", "0.75", "1"]
+    assert [q["images"] for q in quality.values()] == [2, 3, 4]
+    assert [q["iou_at_least_0.5"] for q in quality.values()] == [1.0, pytest.approx(2 / 3), 0.75]
 
 
 @pytest.mark.slow
