@@ -9,9 +9,11 @@ and ``remaining_weak.json`` into ``--output-dir``; with ``--retrain``, trains th
 strong datasets + the pseudo-labelled images (+ all weak images, or only the remaining ones with
 ``--mil-images remaining``, when the config uses weak images) into ``<output-dir>/retrain`` and evaluates it.
 """
+import argparse
 import json
 import logging
 import os
+from typing import List
 
 import wsdet  # noqa: F401  (first: its warning filters apply to what Detectron2 imports)
 
@@ -132,6 +134,14 @@ def _has_images(json_file):
         return bool(json.load(f)["images"])
 
 
+def _fractions(text: str) -> List[float]:
+    """Comma-separated fractions (one argument, so that the config overrides after it stay apart)."""
+    try:
+        return [float(f) for f in text.split(",") if f.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.25,0.5, got {text!r}")
+
+
 def build_parser():
     parser = launch_argument_parser(__doc__.split("\n\n")[0], "\n\n".join(__doc__.split("\n\n")[1:]))
     parser.add_argument("--fraction", type=float, default=0.5,
@@ -146,9 +156,9 @@ def build_parser():
     parser.add_argument("--truth-json", default="", metavar="JSON",
                         help="known boxes of (some of) the weak images, e.g. the synthetic data's "
                         "weak_train_truth.json: the pseudo boxes are scored against them (pseudo_box_quality.json)")
-    parser.add_argument("--audit-fractions", type=float, nargs="+", default=[], metavar="F",
+    parser.add_argument("--audit-fractions", type=_fractions, default=[], metavar="F,F,...",
                         help="with --truth-json, also score the pseudo boxes that each of these fractions would "
-                        "select (pseudo_box_quality_by_fraction.json), e.g. 0.1 0.25 0.5 0.75")
+                        "select (pseudo_box_quality_by_fraction.json), e.g. 0.1,0.25,0.5,0.75")
     parser.add_argument(
         "--retrain-init", choices=RETRAIN_INIT, default="config",
         help="what the retraining starts from: 'config', the original run's initial weights (MODEL.WEIGHTS "

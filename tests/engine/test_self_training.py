@@ -85,8 +85,8 @@ def test_self_train_tool_end_to_end(tmp_path, tiny_coco):
     run_train_net([*config, *opts, "OUTPUT_DIR", str(tmp_path / "first")], cwd=str(tmp_path))
     result = subprocess.run(
         [sys.executable, os.path.join(REPO, "tools", "self_train.py"), *config,
-         "--fraction", "1.0", "--output-dir", str(tmp_path / "st"), "--truth-json", strong_json,
-         "--audit-fractions", "0.5", "1", "--retrain", *opts,
+         "--fraction", "1.0", "--output-dir", str(tmp_path / "st"), "--retrain", "--truth-json", strong_json,
+         "--audit-fractions", "0.5,1", *opts,
          "MODEL.WEIGHTS", str(tmp_path / "first" / "model_final.pth")],
         cwd=str(tmp_path), capture_output=True, text=True, timeout=600,
     )
@@ -128,6 +128,8 @@ def test_self_train_tool_keeps_every_labelled_image_in_the_mil_loss_by_default()
     base = ["--config-file", "c.yaml", "--output-dir", "out"]
     assert tool.build_parser().parse_args(base).mil_images == "all"
     assert tool.build_parser().parse_args([*base, "--mil-images", "remaining"]).mil_images == "remaining"
+    parsed = tool.build_parser().parse_args([*base, "--audit-fractions", "0.1,0.5", "KEY", "1"])
+    assert parsed.audit_fractions == [0.1, 0.5] and parsed.opts == ["KEY", "1"]
     with pytest.raises(SystemExit, match="give --truth-json"):
         tool.main(tool.build_parser().parse_args([*base, "--audit-fractions", "0.5"]))
 
