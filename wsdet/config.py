@@ -203,6 +203,11 @@ def _add_cam_config(_C: CN) -> None:
     # Multi-label accuracy P: "balanced" (mean of sensitivity and specificity; default) or "per_label"
     # (fraction of correct label decisions, dominated by the negatives when labels are sparse).
     _C.WSDET.CAM.ATTENTION_MINING.ACCURACY = "balanced"
+    # Whether the pass over the masked images updates the BatchNorm running statistics. False (default):
+    # it normalizes with its batch statistics but leaves the running ones to the real images (the paper
+    # does not say; True, wsdet before 2026-12-07, shifted them: a stage-2 model's validation AUC 0.70 vs 0.85
+    # with the statistics recomputed on real images, docs/BENCHMARKS.md).
+    _C.WSDET.CAM.ATTENTION_MINING.UPDATE_BN_STATS = False
 
     _C.WSDET.CAM.MASK_DECODER = CN()
     # Positive-CAM stage 3: decoder on the shared backbone, MSE on the images with masks (MODEL.MASK_ON);

@@ -159,6 +159,36 @@ def test_attention_mining_restricts_the_image_to_its_attention():
     assert weight == pytest.approx(math.exp(0.375 - 1.0))
 
 
+def test_running_statistics_kept_normalizes_with_the_batch_but_keeps_the_running_statistics():
+    from wsdet.modeling.cam import running_statistics_kept
+
+    norm = torch.nn.BatchNorm2d(3).train()
+    x = torch.randn(4, 3, 5, 5) * 3 + 2
+    with running_statistics_kept(norm):
+        y = norm(x)
+    assert torch.equal(norm.running_mean, torch.zeros(3)) and int(norm.num_batches_tracked) == 0
+    assert norm.track_running_stats and torch.allclose(y.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5)
+    with running_statistics_kept(norm, enabled=False):
+        norm(x)
+    assert int(norm.num_batches_tracked) == 1
+
+
+@pytest.mark.parametrize("update", [False, True])
+def test_attention_mining_pass_leaves_batchnorm_statistics_to_the_real_images(update):
+    inputs = batch([{0}, {1, 2}, set()])
+    running = {}
+    for mining in (False, True):
+        torch.manual_seed(0)
+        cfg = cfg_of("cxr_poscam_stage2.yaml", *instant_opts("cam"), "WSDET.CAM.ATTENTION_MINING.ENABLED", str(mining),
+                     "WSDET.CAM.ATTENTION_MINING.UPDATE_BN_STATS", str(update))
+        model = build_model(cfg)
+        train_step(model, inputs)
+        running[mining] = {k: v.clone() for k, v in model.state_dict().items() if "running_" in k}
+    assert running[False]
+    same = all(torch.equal(running[False][k], running[True][k]) for k in running[False])
+    assert same != update  # only the real images' pass moves them, unless asked otherwise
+
+
 def test_attention_mining_erase_mode_is_gain():
     images, heatmaps, labels, logits, head = _mining_inputs()
     mining = AttentionMining(mode="erase", sigma=0.5, omega=10.0, momentum=0.5, single_label=False,

@@ -2,7 +2,7 @@
 baselines), their meta-architecture, Grad-CAM, and image-level branches for detectors."""
 from types import ModuleType as _ModuleType
 
-from .attention_mining import AttentionMining
+from .attention_mining import AttentionMining, running_statistics_kept
 from .gradcam import grad_cam
 from .heads import CAM_HEAD_REGISTRY, CAMHead, PooledCAMHead, build_cam_head
 from .heatmap_to_boxes import HeatmapBoxExtractor, heatmap_to_boxes

