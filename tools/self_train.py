@@ -62,6 +62,8 @@ def weak_dataset_of(cfg, requested):
 def main(args):
     if args.audit_fractions and not args.truth_json:
         raise SystemExit("--audit-fractions scores pseudo boxes against known boxes: give --truth-json too")
+    if args.truth_json and not os.path.isfile(args.truth_json):  # before the model runs over the weak set
+        raise SystemExit(f"--truth-json {args.truth_json}: no such file")
     register_cli_datasets(args)
     trained = build_config(args.config_file, args.opts).MODEL.WEIGHTS
     if not trained and not args.allow_untrained:

@@ -132,6 +132,8 @@ def test_self_train_tool_keeps_every_labelled_image_in_the_mil_loss_by_default()
     assert parsed.audit_fractions == [0.1, 0.5] and parsed.opts == ["KEY", "1"]
     with pytest.raises(SystemExit, match="give --truth-json"):
         tool.main(tool.build_parser().parse_args([*base, "--audit-fractions", "0.5"]))
+    with pytest.raises(SystemExit, match="missing.json: no such file"):
+        tool.main(tool.build_parser().parse_args([*base, "--truth-json", "missing.json"]))
 
 
 def test_pseudo_box_quality_against_known_boxes():
