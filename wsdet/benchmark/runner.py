@@ -128,11 +128,10 @@ class BenchmarkRunner:
         threshold = val.get("heatmap", {}).get("pixel_threshold_chosen_here")
         if threshold is not None and not math.isfinite(threshold):
             threshold = None
-        # the model a validation-based selection kept (WSDET.BEST_CHECKPOINT), else the last one
-        best = os.path.join(model_dir, "model_best.pth")
-        if not method.trains:
+        if not method.trains:  # the model it explains
             weights = self.results[method.init_from].weights
-        else:
+        else:  # the model a validation-based selection kept (WSDET.BEST_CHECKPOINT), else the last one
+            best = os.path.join(model_dir, "model_best.pth")
             weights = best if os.path.isfile(best) else os.path.join(model_dir, "model_final.pth")
         test, inference_time = self._evaluate_on_test(method, out, flags, data_opts, weights, threshold)
         return RunResult(
