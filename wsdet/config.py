@@ -208,6 +208,10 @@ def _add_cam_config(_C: CN) -> None:
     # does not say; True, wsdet before 2026-12-07, shifted them: a stage-2 model's validation AUC 0.70 vs 0.85
     # with the statistics recomputed on real images, docs/BENCHMARKS.md).
     _C.WSDET.CAM.ATTENTION_MINING.UPDATE_BN_STATS = False
+    # Whose heatmaps make the attention A: "labelled" (the paper: the image's positive classes; a normal
+    # image: every lesion class) or "all" (every lesion class on every image: the mask is the same function
+    # of the image whatever its label, so its shape cannot tell the restricted pass the label).
+    _C.WSDET.CAM.ATTENTION_MINING.ATTENTION_CLASSES = "labelled"
 
     _C.WSDET.CAM.MASK_DECODER = CN()
     # Positive-CAM stage 3: decoder on the shared backbone, MSE on the images with masks (MODEL.MASK_ON);

@@ -159,6 +159,21 @@ def test_attention_mining_restricts_the_image_to_its_attention():
     assert weight == pytest.approx(math.exp(0.375 - 1.0))
 
 
+@pytest.mark.parametrize("classes", ["labelled", "all"])
+def test_attention_of_the_labelled_classes_or_of_every_class(classes):
+    heatmaps = torch.zeros(1, 2, 4, 4)
+    heatmaps[0, 0, 0, 0] = 5.0  # class 0 attends to the top-left corner
+    heatmaps[0, 1, 3, 3] = 2.0  # class 1 to the bottom-right one
+    mining = AttentionMining(single_label=False, attention_classes=classes)
+    attention = {label: mining.attention(heatmaps, torch.tensor([label])) for label in ((1.0, 0.0), (0.0, 0.0))}
+    corners = {label: (float(a[0, 0, 0, 0]), float(a[0, 0, 3, 3])) for label, a in attention.items()}
+    # a normal image (and, with "all", every image) attends to every class's most lesion-like area
+    assert corners[(0.0, 0.0)] == (1.0, 1.0)
+    assert corners[(1.0, 0.0)] == ((1.0, 0.0) if classes == "labelled" else (1.0, 1.0))
+    with pytest.raises(ValueError, match="attention classes"):
+        AttentionMining(single_label=False, attention_classes="predicted")
+
+
 def test_running_statistics_kept_normalizes_with_the_batch_but_keeps_the_running_statistics():
     from wsdet.modeling.cam import running_statistics_kept
 

@@ -99,6 +99,8 @@ _BUS_METHODS = (
 )
 
 STL_SWITCH = (("WSDET.CAM.STL.SWITCH_ITER", 0.6),)  # STL's alpha switch after 60% of the run
+# Stage 2's mask made of every lesion class's map, so that its shape does not reveal the label.
+EVERY_CLASS_ATTENTION = ("WSDET.CAM.ATTENTION_MINING.ATTENTION_CLASSES", "all")
 
 _CXR_METHODS = (
     _cxr("GAP", "cxr_gap"),
@@ -112,6 +114,7 @@ _CXR_METHODS = (
     _cxr("positive-CAM stage 1", "cxr_poscam_stage1"),
     _cxr("positive-CAM stage 2 (paper: restrict)", "cxr_poscam_stage2"),
     _cxr("positive-CAM stage 2 (GAIN: erase)", "cxr_poscam_stage2_gain", init_from="positive-CAM stage 1"),
+    _cxr("positive-CAM stage 2 (restrict, every class map)", "cxr_poscam_stage2", *EVERY_CLASS_ATTENTION),
     _cxr("positive-CAM stage 3", "cxr_poscam_stage3"),
 )
 
@@ -135,6 +138,7 @@ _BUS_CAM_METHODS = (
     _bus_cam("positive-CAM stage 2 (paper: restrict)", "bus_cam_poscam_stage2"),
     _bus_cam("positive-CAM stage 2 (GAIN: erase)", "bus_cam_poscam_stage2", "WSDET.CAM.ATTENTION_MINING.MODE",
              "erase", "SOLVER.BASE_LR", "0.01", init_from="BUS positive-CAM stage 1"),
+    _bus_cam("positive-CAM stage 2 (restrict, every class map)", "bus_cam_poscam_stage2", *EVERY_CLASS_ATTENTION),
     _bus_cam("positive-CAM stage 3", "bus_cam_poscam_stage3"),
 )
 

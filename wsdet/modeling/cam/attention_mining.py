@@ -13,12 +13,21 @@ from detectron2.config import CfgNode, configurable
 from .heads import CAMHead
 from .postprocessing import normalize_heatmaps
 
-__all__ = ["ACCURACY_MODES", "ATTENTION_MINING_MODES", "AttentionMining", "running_statistics_kept", "soft_mask"]
+__all__ = [
+    "ACCURACY_MODES",
+    "ATTENTION_CLASSES",
+    "ATTENTION_MINING_MODES",
+    "AttentionMining",
+    "running_statistics_kept",
+    "soft_mask",
+]
 
 # Values of WSDET.CAM.ATTENTION_MINING.ACCURACY.
 ACCURACY_MODES = ("balanced", "per_label")
 # Values of WSDET.CAM.ATTENTION_MINING.MODE.
 ATTENTION_MINING_MODES = ("restrict", "erase")
+# Values of WSDET.CAM.ATTENTION_MINING.ATTENTION_CLASSES.
+ATTENTION_CLASSES = ("labelled", "all")
 
 
 def soft_mask(attention: torch.Tensor, sigma: float, omega: float) -> torch.Tensor:
@@ -48,7 +57,11 @@ class AttentionMining(nn.Module):
     """
     Per image, the attention ``A`` is the union (pixel-wise max) of the min-max normalized heatmaps of
     its positive classes (of a normal image: of every lesion class, its most lesion-like area),
-    upsampled to the input, and ``T(A) = sigmoid(omega (A - sigma))``. Images are masked on the
+    upsampled to the input, and ``T(A) = sigmoid(omega (A - sigma))``. With ``attention_classes="all"``
+    every image's ``A`` is the union over every lesion class: chosen by the labels, the mask's shape
+    and place tell the restricted pass the label (measured on a stage-2 model: the classes of the
+    image a mask came from are predicted from it with a normal image's content under it, AUC 0.77),
+    and ``"all"`` takes that shortcut away. Images are masked on the
     normalized input tensor (a masked-out pixel becomes the mean pixel), and ``T(A)`` stays
     differentiable, so that ``L_am`` also trains the maps. Two modes:
 
@@ -81,6 +94,7 @@ class AttentionMining(nn.Module):
         single_label: bool,
         accuracy: str = "balanced",
         update_bn_stats: bool = False,
+        attention_classes: str = "labelled",
     ):
         """
         Args:
@@ -92,11 +106,18 @@ class AttentionMining(nn.Module):
                 "per_label" accuracy.
             update_bn_stats: whether the masked images' pass may update BatchNorm running statistics
                 (read by the caller, see the class doc).
+            attention_classes: one of :data:`ATTENTION_CLASSES`: the heatmaps ``A`` is made of, the
+                image's positive classes ("labelled", the paper) or every lesion class ("all").
         """
         super().__init__()
         if mode not in ATTENTION_MINING_MODES:
             raise ValueError(
                 f"Unknown attention-mining mode {mode!r}; expected one of {ATTENTION_MINING_MODES}"
+            )
+        if attention_classes not in ATTENTION_CLASSES:
+            raise ValueError(
+                f"Unknown attention-mining attention classes {attention_classes!r}; expected one of "
+                f"{ATTENTION_CLASSES}"
             )
         if accuracy not in ACCURACY_MODES:
             raise ValueError(
@@ -109,6 +130,7 @@ class AttentionMining(nn.Module):
         self.single_label = single_label
         self.accuracy = accuracy
         self.update_bn_stats = update_bn_stats
+        self.attention_classes = attention_classes
         self.register_buffer("running_accuracy", torch.zeros(()))
 
     @classmethod
@@ -122,6 +144,7 @@ class AttentionMining(nn.Module):
             "single_label": cfg.WSDET.CAM.SINGLE_LABEL,
             "accuracy": am.ACCURACY,
             "update_bn_stats": am.UPDATE_BN_STATS,
+            "attention_classes": am.ATTENTION_CLASSES,
         }
 
     def batch_accuracy(self, probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -140,8 +163,12 @@ class AttentionMining(nn.Module):
 
     def attention(self, heatmaps: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """(N, 1, h, w) attention ``A`` of each image: see the class doc."""
-        normal = labels.sum(dim=1, keepdim=True) == 0
-        selected = torch.where(normal, torch.ones_like(labels), labels)
+        every_class = torch.ones_like(labels)
+        if self.attention_classes == "all":
+            selected = every_class
+        else:
+            normal = labels.sum(dim=1, keepdim=True) == 0
+            selected = torch.where(normal, every_class, labels)
         return (normalize_heatmaps(heatmaps, "minmax") * selected[:, :, None, None]).amax(dim=1, keepdim=True)
 
     def forward(
