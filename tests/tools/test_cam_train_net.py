@@ -102,3 +102,24 @@ def test_gain_stage_2_fine_tunes_stage_1(tmp_path, datasets_root):
     )
     assert losses == AM_LOSSES
     assert f"Loading from {weights}" in log
+
+
+def test_probe_attention_mask_scores_a_trained_stage_2_model(tmp_path, datasets_root):
+    out = str(tmp_path / "stage2")
+    run_train_net("cxr_poscam_stage2.yaml", out, datasets_root, *CAM_BATCH)
+    config, probe = os.path.join(out, "config.yaml"), str(tmp_path / "probe.json")
+    args = [os.path.join(REPO, "tools", "probe_attention_mask.py"), "--config-file", config, "--dataset-name",
+            "cxr_synth_test", "--output", probe, "MODEL.WEIGHTS", os.path.join(out, "model_final.pth")]
+    env = dict(os.environ, WSDET_DATASETS=datasets_root, OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(probe) as f:
+        aucs = json.load(f)
+    assert aucs["dataset"] == "cxr_synth_test" and aucs["images"] == 6
+    keys = ("full", "own_mask", "swapped_vs_content", "swapped_vs_mask", "normal_content_vs_mask")
+    assert all(key in result.stdout for key in keys)
+    assert all(0.0 <= aucs[key] <= 1.0 for key in keys if aucs[key] == aucs[key])  # NaN: a class with no case
+
+    refused = subprocess.run([sys.executable, args[0], "--config-file", os.path.join(REPO, "configs", "cxr_gap.yaml")],
+                             capture_output=True, text=True, timeout=300, env=env)
+    assert refused.returncode != 0 and "give a stage-2 config" in refused.stderr

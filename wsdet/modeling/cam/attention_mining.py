@@ -171,6 +171,11 @@ class AttentionMining(nn.Module):
             selected = torch.where(normal, every_class, labels)
         return (normalize_heatmaps(heatmaps, "minmax") * selected[:, :, None, None]).amax(dim=1, keepdim=True)
 
+    def masks(self, heatmaps: torch.Tensor, labels: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+        """(N, 1, H, W) soft masks ``T(A)`` of the attention, upsampled to the input ``size``."""
+        attention = F.interpolate(self.attention(heatmaps, labels), size=size, mode="bilinear", align_corners=False)
+        return soft_mask(attention, self.sigma, self.omega)
+
     def forward(
         self,
         images: torch.Tensor,
@@ -196,10 +201,7 @@ class AttentionMining(nn.Module):
         with torch.no_grad():
             accuracy = self.batch_accuracy(head.image_probs(logits), labels)
             self.running_accuracy.mul_(self.momentum).add_((1 - self.momentum) * accuracy)
-        attention = F.interpolate(
-            self.attention(heatmaps, labels), size=images.shape[-2:], mode="bilinear", align_corners=False
-        )
-        kept = soft_mask(attention, self.sigma, self.omega) * images
+        kept = self.masks(heatmaps, labels, images.shape[-2:]) * images
         if self.mode == "restrict":
             return head.classification_loss(classify(kept), labels), weight
         erased_probs = head.image_probs(classify(images - kept))
