@@ -217,6 +217,11 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
                              "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", str(k)))
     runs.append(_bus("joint, MoI most_abnormal, normal top-1 at weight 0.5", "bus_joint", "WSDET.MIL.MOI",
                      "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "0.5", "WSDET.MIL.NORMAL_REGIONS", "1"))
+    # as many box images per step as strong only (4), plus 2 labelled ones: the default sees its box
+    # images half as often as the strong-only model does
+    runs.append(_bus("joint, MoI most_abnormal, 4 box + 2 labelled images per step", "bus_joint", "WSDET.MIL.MOI",
+                     "most_abnormal", "SOLVER.IMS_PER_BATCH", "6", "WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "4",
+                     "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2"))
     for mil, also in (("remaining", ""), ("all", ", MIL on all labelled")):
         for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
             runs.append(_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}{also}", "bus_joint",
