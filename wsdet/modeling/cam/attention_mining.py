@@ -58,10 +58,10 @@ class AttentionMining(nn.Module):
     Per image, the attention ``A`` is the union (pixel-wise max) of the min-max normalized heatmaps of
     its positive classes (of a normal image: of every lesion class, its most lesion-like area),
     upsampled to the input, and ``T(A) = sigmoid(omega (A - sigma))``. With ``attention_classes="all"``
-    every image's ``A`` is the union over every lesion class: chosen by the labels, the mask's shape
-    and place tell the restricted pass the label (measured on a stage-2 model: the classes of the
-    image a mask came from are predicted from it with a normal image's content under it, AUC 0.77),
-    and ``"all"`` takes that shortcut away. Images are masked on the
+    every image's ``A`` is the union over every lesion class. Masks chosen by the labels carry the
+    label in their shape and place, and the restricted pass can learn it from them (a stage-2 model on
+    the synthetic CXR test images: over a normal image's content, the mask alone gives its image's
+    labels at AUC 0.74; docs/BENCHMARKS.md); ``"all"`` takes that shortcut away. Images are masked on the
     normalized input tensor (a masked-out pixel becomes the mean pixel), and ``T(A)`` stays
     differentiable, so that ``L_am`` also trains the maps. Two modes:
 
