@@ -210,7 +210,8 @@ def _add_cam_config(_C: CN) -> None:
     _C.WSDET.CAM.ATTENTION_MINING.UPDATE_BN_STATS = False
     # Whose heatmaps make the attention A: "labelled" (the paper: the image's positive classes; a normal
     # image: every lesion class) or "all" (every lesion class on every image: the mask is the same function
-    # of the image whatever its label, so its shape cannot tell the restricted pass the label).
+    # of the image whatever its label, so its shape cannot tell the restricted pass the label; measured on
+    # the synthetic CXR: the shortcut goes, but the maps then avoid the findings, docs/BENCHMARKS.md).
     _C.WSDET.CAM.ATTENTION_MINING.ATTENTION_CLASSES = "labelled"
 
     _C.WSDET.CAM.MASK_DECODER = CN()

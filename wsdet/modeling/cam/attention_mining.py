@@ -61,7 +61,8 @@ class AttentionMining(nn.Module):
     every image's ``A`` is the union over every lesion class. Masks chosen by the labels carry the
     label in their shape and place, and the restricted pass can learn it from them (a stage-2 model on
     the synthetic CXR test images: over a normal image's content, the mask alone gives its image's
-    labels at AUC 0.74; docs/BENCHMARKS.md); ``"all"`` takes that shortcut away. Images are masked on the
+    labels at AUC 0.74; docs/BENCHMARKS.md); ``"all"`` takes that shortcut away (measured: it does,
+    but the maps then avoid the findings). Images are masked on the
     normalized input tensor (a masked-out pixel becomes the mean pixel), and ``T(A)`` stays
     differentiable, so that ``L_am`` also trains the maps. Two modes:
 
