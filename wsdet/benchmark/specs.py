@@ -193,6 +193,8 @@ _CXR_STUDY = (
     _cxr("InfoMask, RegL1", "cxr_infomask", "WSDET.CAM.INFOMASK.REGULARIZER", "l1"),
     _cxr("InfoMask, FeatureMask (no regularizer)", "cxr_infomask", "WSDET.CAM.INFOMASK.REGULARIZER", "none"),
     _cxr("InfoMask, one attention channel (paper)", "cxr_infomask", "WSDET.CAM.INFOMASK.ATTENTION_DIM", "1"),
+    # the KL summed over the 16x16 res4 locations instead of averaged: 256 x 0.01
+    _cxr("InfoMask, KL weight 2.56", "cxr_infomask", "WSDET.CAM.INFOMASK.ALPHA", "2.56"),
     _cxr("InfoMask, per-class masks on CAM evidence (wsdet)", "cxr_infomask", "WSDET.CAM.HEAD.NAME",
          "ClassInfoMaskHead"),
     next(run for run in _CXR_METHODS if run.name == "STL (avg)"),
