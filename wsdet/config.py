@@ -56,6 +56,14 @@ def add_wsdet_config(cfg: CN) -> None:
     # Stop training when the total loss exceeds this (weights exploding without a NaN).
     _C.WSDET.SOLVER.MAX_LOSS = 1e4
 
+    # An exponential moving average of the weights (parameters and BatchNorm statistics), updated after
+    # every step, becomes the final model (model_final.pth and the final evaluation); evaluations during
+    # training see the current weights. DECAY: the weight of the old average per step (about
+    # 1 / (1 - DECAY) steps are averaged; smaller in the first steps).
+    _C.WSDET.MODEL_EMA = CN()
+    _C.WSDET.MODEL_EMA.ENABLED = False
+    _C.WSDET.MODEL_EMA.DECAY = 0.99
+
     _C.WSDET.RPN = CN()
     # Anchors lying at least this fraction inside an image's "background_boxes" (regions known to hold no
     # lesion) are RPN negatives (official code: 0.7).

@@ -223,6 +223,11 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
     runs.append(_bus("joint, MoI most_abnormal, 4 box + 2 labelled images per step", "bus_joint", "WSDET.MIL.MOI",
                      "most_abnormal", "SOLVER.IMS_PER_BATCH", "6", "WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "4",
                      "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2"))
+    # the final model is the average of about the last 100 steps' weights: less run-to-run spread?
+    runs.append(_bus("joint, MoI most_abnormal, EMA of the weights", "bus_joint", "WSDET.MIL.MOI", "most_abnormal",
+                     "WSDET.MODEL_EMA.ENABLED", "True"))
+    runs.append(_bus("strong only, EMA of the weights", "bus_strong_only", "WSDET.MODEL_EMA.ENABLED", "True",
+                     is_mil=False))
     for mil, also in (("remaining", ""), ("all", ", MIL on all labelled")):
         for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
             runs.append(_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}{also}", "bus_joint",

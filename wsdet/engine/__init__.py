@@ -12,6 +12,7 @@ from .checkpoint import (
 from .config_checks import ConfigError, check_config
 from .distributed import broadcast_buffers, create_ddp_model
 from .loss_checks import add_loss_check, check_losses
+from .model_ema import ModelEMA, add_model_ema
 from .trainer import WSDetTrainer
 
 __all__ = [k for k, v in globals().items() if not k.startswith("_") and not isinstance(v, _ModuleType)]

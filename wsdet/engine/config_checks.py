@@ -56,6 +56,9 @@ def config_problems(cfg: CfgNode) -> List[str]:
     for key in ("MAX_ITER", "CHECKPOINT_PERIOD"):
         if getattr(cfg.SOLVER, key) <= 0:
             problems.append(f"SOLVER.{key} is {getattr(cfg.SOLVER, key)}; it must be > 0")
+    ema = cfg.WSDET.MODEL_EMA
+    if ema.ENABLED and not 0.0 < ema.DECAY < 1.0:
+        problems.append(f"WSDET.MODEL_EMA.DECAY is {ema.DECAY}; it must be in (0, 1)")
     problems += mil_class_problems(cfg) + output_dir_problems(cfg)
     return problems
 

@@ -26,6 +26,7 @@ from .config_checks import check_config
 from .distributed import broadcast_buffers, create_ddp_model
 from .hooks import IterationSeeder, SkippedImagesReport
 from .loss_checks import add_loss_check
+from .model_ema import add_model_ema
 
 logger = logging.getLogger(__name__)
 
@@ -147,13 +148,15 @@ class WSDetTrainer(DefaultTrainer):
             scheduler.base_lrs = list(self._configured_lrs)
 
     def build_hooks(self) -> List[Optional[HookBase]]:
-        """DefaultTrainer's hooks, after the per-step seeding (``SEED >= 0``), then the LR schedule of
-        the second optimizer (``WSDET.DATALOADER.MODE "alternating"``) and the skip report."""
+        """DefaultTrainer's hooks, after the per-step seeding (``SEED >= 0``), with the weight average
+        (``WSDET.MODEL_EMA``) and the validation-based selection (``WSDET.BEST_CHECKPOINT``), then the LR
+        schedule of the second optimizer (``WSDET.DATALOADER.MODE "alternating"``) and the skip report."""
         seeder = [IterationSeeder(self.cfg.SEED)] if self.cfg.SEED >= 0 else []
         weak_lr = []
         if self.weak_optimizer is not None:
             weak_lr = [hooks.LRScheduler(optimizer=self.weak_optimizer, scheduler=self.weak_scheduler)]
-        return seeder + add_best_checkpointer(self, super().build_hooks()) + weak_lr + [SkippedImagesReport()]
+        default_hooks = add_model_ema(self, add_best_checkpointer(self, super().build_hooks()))
+        return seeder + default_hooks + weak_lr + [SkippedImagesReport()]
 
     @classmethod
     def build_optimizer(cls, cfg: CfgNode, model: torch.nn.Module) -> torch.optim.Optimizer:
