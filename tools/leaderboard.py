@@ -24,6 +24,7 @@ Examples:
     python tools/leaderboard.py --suite cxr --only PCAM LSE --iterations 300
     python tools/leaderboard.py --suite cxr-study --iterations 300   # positive-CAM / InfoMask variants
     python tools/leaderboard.py --suite bus-defaults --seeds 0 1 2    # default candidates over 3 seeds
+    python tools/leaderboard.py --suite bus-cam --seeds 0 1 --jobs 6  # 6 runs at a time (a GPU machine)
 """
 
 import argparse
@@ -32,7 +33,8 @@ import os
 import shlex
 import sys
 import time
-from typing import Optional, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from detectron2.utils.logger import setup_logger
 
@@ -40,6 +42,9 @@ from wsdet.benchmark import (
     QUICK_ITERS,
     SUITES,
     BenchmarkRunner,
+    MethodRun,
+    RunResult,
+    independent_chains,
     suite_runs,
     with_iterations,
     with_seeds,
@@ -79,8 +84,42 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--reevaluate", action="store_true",
                       help="train nothing: evaluate the finished methods' models on the test set again with the "
                       "current code (e.g. after metrics were added) and report them")
+    parser.add_argument("--jobs", type=_positive_int, default=1,
+                        help="methods trained at the same time (a method waits for the one it starts from; "
+                        "default: %(default)s)")
     parser.add_argument("--list", action="store_true", help="print the methods and exit")
     return parser
+
+
+def _run_chain(chain: Sequence[MethodRun], runner: BenchmarkRunner, args: argparse.Namespace,
+               positions: Dict[str, int], total: int) -> Tuple[Dict[str, RunResult], List[str]]:
+    """Each run of ``chain`` in order (a run whose parent failed is skipped): the results by name (none
+    for a run that failed or, with ``--report-only`` or ``--reevaluate``, has not finished) and the
+    names of the runs that failed or were skipped."""
+    logger = logging.getLogger("wsdet")
+    results: Dict[str, RunResult] = {}
+    failed: List[str] = []
+    for run in chain:
+        iterations = QUICK_ITERS[run.family] if args.quick else args.iterations
+        logger.info("[%d/%d] %s", positions[run.name], total, run.name)
+        if run.init_from in failed:
+            logger.error("%s: skipped, it starts from %s which failed", run.name, run.init_from)
+            failed.append(run.name)
+            continue
+        try:
+            run = with_iterations(run, iterations)
+            if args.report_only or args.reevaluate:
+                result = runner.reevaluate(run) if args.reevaluate else runner.finished(run)
+                if result is None:
+                    logger.warning("%s: not finished yet, left out", run.name)
+                    continue
+                results[run.name] = result
+            else:
+                results[run.name] = runner.run(run)
+        except (RuntimeError, ValueError, OSError) as e:
+            logger.error("%s failed: %s", run.name, e)
+            failed.append(run.name)
+    return results, failed
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -93,27 +132,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     os.makedirs(args.output_dir, exist_ok=True)
     runner = BenchmarkRunner(REPO, os.path.abspath(args.output_dir), force=args.force)
-    results, failed, start = [], [], time.perf_counter()
-    for index, run in enumerate(runs, 1):
-        iterations = QUICK_ITERS[run.family] if args.quick else args.iterations
-        logger.info("[%d/%d] %s", index, len(runs), run.name)
-        if run.init_from in failed:
-            logger.error("%s: skipped, it starts from %s which failed", run.name, run.init_from)
-            failed.append(run.name)
-            continue
-        try:
-            run = with_iterations(run, iterations)
-            if args.report_only or args.reevaluate:
-                result = runner.reevaluate(run) if args.reevaluate else runner.finished(run)
-                if result is None:
-                    logger.warning("%s: not finished yet, left out", run.name)
-                    continue
-                results.append(result)
-            else:
-                results.append(runner.run(run))
-        except (RuntimeError, ValueError, OSError) as e:
-            logger.error("%s failed: %s", run.name, e)
-            failed.append(run.name)
+    start = time.perf_counter()
+    positions = {run.name: index for index, run in enumerate(runs, 1)}
+    chains = independent_chains(runs)
+    done: Dict[str, RunResult] = {}
+    failed: List[str] = []
+    with ThreadPoolExecutor(max_workers=min(args.jobs, max(len(chains), 1))) as pool:
+        for chain_results, chain_failed in pool.map(
+            lambda chain: _run_chain(chain, runner, args, positions, len(runs)), chains
+        ):
+            done.update(chain_results)
+            failed += chain_failed
+    results = [done[run.name] for run in runs if run.name in done]
+    failed = [run.name for run in runs if run.name in failed]  # in the order of the runs
     mode = "quick" if args.quick else (f"{args.iterations} iterations" if args.iterations else "config lengths")
     header = (
         f"Command: `{shlex.join(['python', 'tools/leaderboard.py', *(argv if argv is not None else sys.argv[1:])])}` "

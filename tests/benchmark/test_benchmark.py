@@ -1,7 +1,11 @@
 """The leaderboard machinery: suites, shortened schedules, tables, and one real run through train_net."""
+import importlib.util
 import json
 import math
 import os
+import subprocess
+import sys
+import threading
 
 import pytest
 import yaml
@@ -11,6 +15,7 @@ from wsdet.benchmark import (
     BenchmarkRunner,
     MethodRun,
     RunResult,
+    independent_chains,
     leaderboard_table,
     schedule_overrides,
     slugify,
@@ -368,3 +373,67 @@ def test_reevaluation_and_report_of_finished_runs(tmp_path, monkeypatch):
     assert updated.test == {"corloc": {"official": 0.5}}  # what the (fake) evaluation wrote
     assert BenchmarkRunner(REPO, str(tmp_path)).finished(joint).test == updated.test
     assert runner.finished(MethodRun("joint", "configs/bus_joint.yaml", "bus", ("SEED", "3"))) is None
+
+
+def test_independent_chains_keep_each_run_with_its_parent():
+    a, b = MethodRun("a", "configs/cxr_gap.yaml", "cxr"), MethodRun("b", "configs/cxr_gap.yaml", "cxr")
+    a2 = MethodRun("a2", "configs/cxr_gradcam.yaml", "cxr", init_from="a", trains=False)
+    a3 = MethodRun("a3", "configs/cxr_gap.yaml", "cxr", init_from="a2")
+    orphan = MethodRun("c", "configs/cxr_gap.yaml", "cxr", init_from="not among the runs")
+    assert independent_chains([a, b, a2, orphan, a3]) == [[a, a2, a3], [b], [orphan]]
+    assert independent_chains([]) == []
+
+
+def _leaderboard_tool():
+    spec = importlib.util.spec_from_file_location("leaderboard_tool", os.path.join(REPO, "tools", "leaderboard.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_leaderboard_jobs_run_chains_at_the_same_time_and_skip_children_of_failures(tmp_path, monkeypatch):
+    tool = _leaderboard_tool()
+    both_started = threading.Barrier(2, timeout=30)  # two runs must be in flight at once to pass it
+    order = []
+
+    class FakeRunner:
+        def __init__(self, repo, output_root, force=False):
+            pass
+
+        def run(self, method):
+            order.append(method.name)
+            if method.name.startswith(("GAP,", "positive-CAM stage 1,")):
+                both_started.wait()
+            if method.name.startswith("positive-CAM stage 1,"):
+                raise RuntimeError("diverged")
+            return RunResult(method.name, method.family, str(tmp_path), "w.pth", {}, None, 1.0, 0.1, 0.01, None,
+                             {}, {"classification": {"mean_auc": 0.5}})
+
+    monkeypatch.setattr(tool, "BenchmarkRunner", FakeRunner)
+    only = ["GradCAM (GAP model)", "positive-CAM stage 2 (GAIN: erase)"]  # each with the run it starts from
+    code = tool.main(["--suite", "cxr", "--only", *only, "--seeds", "0", "--jobs", "2",
+                      "--output-dir", str(tmp_path)])
+    assert code == 1
+    assert order.index("GAP, seed 0") < order.index("GradCAM (GAP model), seed 0")
+    assert "positive-CAM stage 2 (GAIN: erase), seed 0" not in order  # its parent failed
+    report = (tmp_path / "leaderboard.md").read_text()
+    assert "GradCAM (GAP model), seed 0" in report
+    assert "Failed: positive-CAM stage 1, seed 0, positive-CAM stage 2 (GAIN: erase), seed 0." in report
+
+
+@pytest.mark.slow
+def test_device_tables_script_reports_within_its_budget(tmp_path):
+    """tools/device_tables.sh without wheels to install and with no budget left for training: the data,
+    the GPU note, both suites' reports and the records archive still come back."""
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, OUT=str(out), WSDET_DEVICE_PYTHON=sys.executable, WSDET_DEVICE_JOBS="1",
+               WSDET_DEVICE_WHEELS=str(tmp_path / "no_wheels"), TMPDIR=str(tmp_path))
+    script = os.path.join(REPO, "tools", "device_tables.sh")
+    result = subprocess.run(["bash", script, "0", "3"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "finished 0 runs" in result.stdout
+    assert "torch" in (out / "gpu.txt").read_text()
+    for suite in ("bus-cam", "cxr"):
+        assert "--seeds 3 --report-only" in (out / f"leaderboard_{suite}.md").read_text()
+    assert (out / "records.tar.gz").stat().st_size > 0

@@ -10,6 +10,7 @@ from .specs import (
     SUITES,
     MethodRun,
     PaperClaim,
+    independent_chains,
     schedule_overrides,
     suite_runs,
     with_iterations,

@@ -332,3 +332,18 @@ def with_seeds(runs: Sequence[MethodRun], seeds: Sequence[int]) -> List[MethodRu
         for seed in seeds
         for run in runs
     ]
+
+
+def independent_chains(runs: Sequence[MethodRun]) -> List[List[MethodRun]]:
+    """``runs`` split into chains that can run at the same time: each run goes with the run it starts
+    from (``init_from``, when that is among ``runs``), in the order of ``runs``."""
+    chain_of: Dict[str, int] = {}
+    chains: List[List[MethodRun]] = []
+    for run in runs:
+        index = chain_of.get(run.init_from) if run.init_from else None
+        if index is None:
+            index = len(chains)
+            chains.append([])
+        chains[index].append(run)
+        chain_of[run.name] = index
+    return chains
