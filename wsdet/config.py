@@ -62,7 +62,7 @@ def add_wsdet_config(cfg: CN) -> None:
     # 1 / (1 - DECAY) steps are averaged; smaller in the first steps).
     _C.WSDET.MODEL_EMA = CN()
     _C.WSDET.MODEL_EMA.ENABLED = False
-    _C.WSDET.MODEL_EMA.DECAY = 0.99
+    _C.WSDET.MODEL_EMA.DECAY = 0.995
 
     _C.WSDET.RPN = CN()
     # Anchors lying at least this fraction inside an image's "background_boxes" (regions known to hold no

@@ -223,7 +223,7 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
     runs.append(_bus("joint, MoI most_abnormal, 4 box + 2 labelled images per step", "bus_joint", "WSDET.MIL.MOI",
                      "most_abnormal", "SOLVER.IMS_PER_BATCH", "6", "WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "4",
                      "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2"))
-    # the final model is the average of about the last 100 steps' weights: less run-to-run spread?
+    # the final model is the average of about the last 200 steps' weights (decay 0.995): less spread between runs?
     runs.append(_bus("joint, MoI most_abnormal, EMA of the weights", "bus_joint", "WSDET.MIL.MOI", "most_abnormal",
                      "WSDET.MODEL_EMA.ENABLED", "True"))
     runs.append(_bus("strong only, EMA of the weights", "bus_strong_only", "WSDET.MODEL_EMA.ENABLED", "True",
