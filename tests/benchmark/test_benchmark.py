@@ -437,3 +437,23 @@ def test_device_tables_script_reports_within_its_budget(tmp_path):
     for suite in ("bus-cam", "cxr"):
         assert "--seeds 3 --report-only" in (out / f"leaderboard_{suite}.md").read_text()
     assert (out / "records.tar.gz").stat().st_size > 0
+
+
+def test_seed_summary_of_bus_cam_heads_adds_their_heatmap_metrics():
+    from wsdet.benchmark.report import summary_metrics, seed_summary_table
+
+    def run(seed, heatmap):
+        test = {"bbox": {"AP50": 10.0 * seed}, "classification": {"mean_auc": 0.9}}
+        if heatmap:
+            test["heatmap"] = {"maxboxaccv2": 0.5 + seed / 10}
+        return RunResult(f"CAM, seed {seed}", "bus", "", "", {}, None, 0.0, 0.0, 0.0, None, {}, test)
+
+    detector = [run(0, False), run(1, False)]
+    assert [m[0] for m in summary_metrics("bus", detector)][-1] == "AUC"
+    cam = [run(0, True), run(1, True)]
+    metrics = summary_metrics("bus", cam)
+    assert [m[0] for m in metrics][6:] == ["AUC", "acc@IoBB>0.5", "MaxBoxAccV2", "PxAP", "pointing", "IoP"]
+    header, _, row = seed_summary_table(cam, metrics).splitlines()
+    # columns without any value (CorLoc, FP, FROC, IoBB, PxAP, pointing, IoP here) are left out
+    assert header == "| method | seeds | AP50 (%) | AUC | MaxBoxAccV2 |"
+    assert row == "| CAM | 0, 1 | 5.0 ± 7.1 (0.0, 10.0) | 0.900 ± 0.000 (0.900, 0.900) | 0.550 ± 0.071 (0.500, 0.600) |"

@@ -124,14 +124,25 @@ def _mean_and_each(values: Sequence[Optional[float]], digits: int) -> str:
 
 def seed_summary_table(results: Sequence[RunResult], metrics: Sequence[Tuple[str, str, str, int]]) -> str:
     """One row per method run with several seeds (names "..., seed S"): for each metric, the mean, the
-    sample standard deviation and every value in seed order."""
+    sample standard deviation and every value in seed order; metrics that no run has are left out."""
     rows = []
     for name, runs in runs_by_seed(results).items():
         row = [name, ", ".join(str(seed) for seed in runs)]
         row += [_mean_and_each([_get(r.test, task, key) for r in runs.values()], digits)
                 for _, task, key, digits in metrics]
         rows.append(row)
-    return markdown_table(["method", "seeds", *(m[0] for m in metrics)], rows, text_columns=2)
+    keep = [i for i in range(len(metrics)) if any(row[2 + i] != "–" for row in rows)]
+    return markdown_table(["method", "seeds", *(metrics[i][0] for i in keep)],
+                          [row[:2] + [row[2 + i] for i in keep] for row in rows], text_columns=2)
+
+
+def summary_metrics(family: str, results: Sequence[RunResult]) -> List[Tuple[str, str, str, int]]:
+    """The metrics of ``family`` (:data:`SEED_METRICS`), and the heatmap ones where its runs have
+    heatmaps (the CAM heads on breast ultrasound)."""
+    metrics = list(SEED_METRICS.get(family, ()))
+    if any(r.test.get("heatmap") for r in results):
+        metrics += [m for m in SEED_METRICS["cxr"] if m not in metrics]
+    return metrics
 
 
 def _verdict(better: Sequence[float], worse: Sequence[Sequence[float]]) -> str:
@@ -182,7 +193,7 @@ def write_report(results: Sequence[RunResult], header: str, markdown_path: str, 
         parts += [f"### {titles.get(family, family)}", leaderboard_table(runs)]
         if any(_SEED_SUFFIX.search(r.name) for r in runs):
             parts += [f"#### {titles.get(family, family)}: mean ± standard deviation over seeds (each seed's value)",
-                      seed_summary_table(runs, SEED_METRICS[family])]
+                      seed_summary_table(runs, summary_metrics(family, runs))]
         claims = claims_table(runs)
         if claims:
             parts += [f"#### {titles.get(family, family)}: the papers' claims", claims]
