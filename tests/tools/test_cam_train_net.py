@@ -123,3 +123,22 @@ def test_probe_attention_mask_scores_a_trained_stage_2_model(tmp_path, datasets_
     refused = subprocess.run([sys.executable, args[0], "--config-file", os.path.join(REPO, "configs", "cxr_gap.yaml")],
                              capture_output=True, text=True, timeout=300, env=env)
     assert refused.returncode != 0 and "give a stage-2 config" in refused.stderr
+
+
+def test_probe_heatmap_peaks_places_every_finding(tmp_path, datasets_root):
+    out = str(tmp_path / "bus_cam")
+    run_train_net("bus_cam.yaml", out, datasets_root, *MIXED_BATCH)
+    shares = str(tmp_path / "peaks.json")
+    args = [os.path.join(REPO, "tools", "probe_heatmap_peaks.py"), "--config-file", os.path.join(out, "config.yaml"),
+            "--dataset-name", "bus_synth_test", "--output", shares, "MODEL.WEIGHTS", os.path.join(out, "model_final.pth")]
+    env = dict(os.environ, WSDET_DATASETS=datasets_root, OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(shares) as f:
+        peaks = json.load(f)
+    with open(os.path.join(datasets_root, "bus_synth", "annotations", "test.json")) as f:
+        test = json.load(f)
+    boxed = {a["image_id"] for a in test["annotations"]}
+    assert peaks["images"] == len(boxed) and peaks["findings"] == len(test["annotations"]) > 0
+    assert abs(sum(peaks[p] for p in ("inside", "below", "above", "beside")) - 1.0) < 1e-9
+    assert "where the heatmap peaks" in result.stdout
