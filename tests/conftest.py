@@ -1,10 +1,12 @@
 """Shared test helpers: paths, the instant-test options of configs/quick_schedules/, running
 tools/train_net.py, and tiny COCO datasets with image-level labels written into a temporary folder."""
+import importlib.util
 import itertools
 import json
 import os
 import subprocess
 import sys
+import types
 from typing import List, Sequence
 
 import cv2
@@ -99,6 +101,14 @@ def instant_opts(family: str) -> List[str]:
         return opts
 
     return flatten(tree, "")
+
+
+def load_tool(name: str) -> types.ModuleType:
+    """``tools/<name>.py`` imported as a module (the tools are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_tool", os.path.join(TOOLS, f"{name}.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
 
 
 def run_train_net(args: Sequence[str], cwd: str) -> str:

@@ -40,6 +40,7 @@ from wsdet.benchmark.speed import (
     memory_method,
     paired_ratio,
 )
+from wsdet.engine.defaults import add_config_overrides
 
 
 def training_table(result: Mapping[str, Any], column: str) -> str:
@@ -126,7 +127,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="images read per pass (io), weak images of the loader section (default: 64)")
     parser.add_argument("--io-side", type=int, default=256, help="side of the io section's images (default: 256)")
     parser.add_argument("--output", default="output/benchmark_speed.json", help="JSON report (default: %(default)s)")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides for every model")
+    add_config_overrides(parser, "config overrides for every model")
     args = parser.parse_args(argv)
     args.only = args.only or [s for s in SECTIONS if s != "paper" or args.device == "cuda"]
     if args.quick:

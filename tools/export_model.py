@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from detectron2.utils.logger import setup_logger
 
-from wsdet.engine.defaults import build_config
+from wsdet.engine.defaults import add_config_overrides, build_config
 from wsdet.engine.predictor import Predictor
 from wsdet.export import (
     export_onnx,
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="largest accepted output difference (default: %(default)s)")
     parser.add_argument("--allow-untrained", action="store_true",
                         help="export even when MODEL.WEIGHTS provides none of the model's weights")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="config overrides, e.g. MODEL.WEIGHTS")
+    add_config_overrides(parser)
     return parser
 
 

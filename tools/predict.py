@@ -41,7 +41,7 @@ from detectron2.data.detection_utils import convert_image_to_rgb
 from detectron2.utils.logger import setup_logger
 
 from wsdet.data.image_io import ImageReadError
-from wsdet.engine.defaults import add_dataset_arguments, build_config, register_cli_datasets
+from wsdet.engine.defaults import build_config, model_tool_parser, register_cli_datasets
 from wsdet.engine.prediction_writer import PredictionWriter
 from wsdet.engine.predictor import Predictor, class_metadata, dataset_inputs, dicom_uids, list_inputs
 
@@ -49,12 +49,7 @@ logger = setup_logger(name="predict")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-    )
-    parser.add_argument("--config-file", required=True, metavar="FILE", help="path to the config file")
+    parser = model_tool_parser(__doc__.split("\n\n")[0], "the model's config", epilog=__doc__.split("\n\n", 1)[1])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", nargs="+", help="image files and/or folders of images")
     source.add_argument("--input-dataset", metavar="NAME", help="predict the images of this registered dataset")
@@ -70,9 +65,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="predict even with weights that fit none of the model's parameters (a baseline)")
     parser.add_argument("--grid", type=int, default=0, metavar="N",
                         help="also write overlays_grid.png: the overlays of the first N images (default: 0)")
-    add_dataset_arguments(parser)
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
-                        help="config KEY VALUE pairs, e.g. MODEL.WEIGHTS model_final.pth")
     return parser
 
 

@@ -31,21 +31,17 @@ from detectron2.modeling import build_model
 
 from wsdet.data import WSDetDatasetMapper
 from wsdet.engine import load_weights_to_evaluate
-from wsdet.engine.defaults import add_dataset_arguments, build_config, register_cli_datasets
+from wsdet.engine.defaults import build_config, model_tool_parser, register_cli_datasets
 from wsdet.evaluation.attention_probe import probe_attention_masks
 from wsdet.modeling.mil_loss import stack_image_labels
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", required=True, metavar="FILE", help="the stage-2 model's config")
+    parser = model_tool_parser(__doc__, "the stage-2 model's config")
     parser.add_argument("--dataset-name", help="registered dataset to probe (default: the config's first test set)")
     parser.add_argument("--max-images", type=int, default=200, help="its first N images (default: 200)")
     parser.add_argument("--seed", type=int, default=0, help="of the pairing of masks and contents (default: 0)")
     parser.add_argument("--output", help="also write the AUCs as JSON here")
-    add_dataset_arguments(parser)
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
-                        help="config KEY VALUE pairs, e.g. MODEL.WEIGHTS model_final.pth")
     return parser
 
 

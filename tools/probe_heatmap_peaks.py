@@ -18,20 +18,16 @@ import tqdm
 from detectron2.data import DatasetCatalog
 from detectron2.structures import BoxMode
 
-from wsdet.engine.defaults import add_dataset_arguments, build_config, register_cli_datasets
+from wsdet.engine.defaults import build_config, model_tool_parser, register_cli_datasets
 from wsdet.engine.predictor import Predictor
 from wsdet.evaluation.peak_location import PEAK_POSITIONS, peak_position, peak_position_rates
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", required=True, metavar="FILE", help="the CAM model's config")
+    parser = model_tool_parser(__doc__, "the CAM model's config")
     parser.add_argument("--dataset-name", help="registered dataset with boxes (default: the config's first test set)")
     parser.add_argument("--max-images", type=int, default=0, help="its first N images (default: all)")
     parser.add_argument("--output", help="also write the shares as JSON here")
-    add_dataset_arguments(parser)
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
-                        help="config KEY VALUE pairs, e.g. MODEL.WEIGHTS model_final.pth")
     return parser
 
 

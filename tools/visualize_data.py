@@ -32,7 +32,7 @@ from detectron2.utils.logger import setup_logger
 from wsdet.data import WSDetDatasetMapper
 from wsdet.data.image_io import read_image
 from wsdet.data.summary import dataset_summary, label_group
-from wsdet.engine.defaults import add_dataset_arguments, build_config, register_cli_datasets
+from wsdet.engine.defaults import add_config_overrides, add_dataset_arguments, build_config, register_cli_datasets
 from wsdet.visualization import save_grid
 from wsdet.visualization.dataset import draw_mapped, draw_record
 
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-images", type=int, help="images drawn per dataset (default: all)")
     parser.add_argument("--grid", type=int, default=16, help="images in each grid (default: %(default)s)")
     add_dataset_arguments(parser)
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="config overrides (--source dataloader)")
+    add_config_overrides(parser, "config overrides (--source dataloader)")
     return parser
 
 

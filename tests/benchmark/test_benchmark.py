@@ -1,5 +1,4 @@
 """The leaderboard machinery: suites, shortened schedules, tables, and one real run through train_net."""
-import importlib.util
 import json
 import math
 import os
@@ -24,7 +23,7 @@ from wsdet.benchmark import (
     write_report,
 )
 from wsdet.benchmark.specs import MIL_PERIOD, QUICK_ITERS
-from conftest import REPO, instant_opts
+from conftest import REPO, instant_opts, load_tool
 
 
 
@@ -384,15 +383,8 @@ def test_independent_chains_keep_each_run_with_its_parent():
     assert independent_chains([]) == []
 
 
-def _leaderboard_tool():
-    spec = importlib.util.spec_from_file_location("leaderboard_tool", os.path.join(REPO, "tools", "leaderboard.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
-
-
 def test_leaderboard_jobs_run_chains_at_the_same_time_and_skip_children_of_failures(tmp_path, monkeypatch):
-    tool = _leaderboard_tool()
+    tool = load_tool("leaderboard")
     both_started = threading.Barrier(2, timeout=30)  # two runs must be in flight at once to pass it
     order = []
 

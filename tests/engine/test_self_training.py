@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, instant_opts, run_train_net
+from conftest import REPO, instant_opts, load_tool, run_train_net
 from wsdet.data import load_wsdet_coco_json
 from wsdet.engine.self_training import (
     retrain_config,
@@ -120,11 +120,7 @@ def test_retrain_config():
 
 
 def test_self_train_tool_keeps_every_labelled_image_in_the_mil_loss_by_default():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("self_train_tool", os.path.join(REPO, "tools", "self_train.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("self_train")
     base = ["--config-file", "c.yaml", "--output-dir", "out"]
     assert tool.build_parser().parse_args(base).mil_images == "all"
     assert tool.build_parser().parse_args([*base, "--mil-images", "remaining"]).mil_images == "remaining"

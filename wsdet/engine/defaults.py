@@ -44,14 +44,30 @@ def launch_argument_parser(description: str, epilog: Optional[str] = None) -> Ar
         help="tcp://IP_OF_MACHINE_0:PORT of the process group; 'auto' (default): a free local port, "
         "one machine only",
     )
-    parser.add_argument(
-        "opts",
-        nargs=argparse.REMAINDER,
-        default=[],
-        metavar="KEY VALUE",
-        help="config overrides, e.g. MODEL.WEIGHTS model.pth SOLVER.BASE_LR 0.001",
-    )
+    add_config_overrides(parser, "config overrides, e.g. MODEL.WEIGHTS model.pth SOLVER.BASE_LR 0.001")
     return parser
+
+
+def model_tool_parser(description: str, config_help: str, epilog: Optional[str] = None) -> ArgumentParser:
+    """
+    A parser of a tool that loads one trained model on one process: ``--config-file`` (required,
+    described by ``config_help``), the :func:`add_dataset_arguments` flags and trailing ``KEY VALUE``
+    config overrides. The tool adds its own flags to it.
+    """
+    parser = ArgumentParser(
+        description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config-file", required=True, metavar="FILE", help=config_help)
+    add_dataset_arguments(parser)
+    add_config_overrides(parser)
+    return parser
+
+
+def add_config_overrides(
+    parser: ArgumentParser, help: str = "config overrides, e.g. MODEL.WEIGHTS model_final.pth"
+) -> None:
+    """Trailing ``KEY VALUE`` config overrides, read as ``args.opts`` (a list, empty by default)."""
+    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[], metavar="KEY VALUE", help=help)
 
 
 def add_dataset_arguments(parser: ArgumentParser) -> None:
