@@ -58,8 +58,9 @@ def add_wsdet_config(cfg: CN) -> None:
 
     # An exponential moving average of the weights (parameters and BatchNorm statistics), updated after
     # every step, becomes the final model (model_final.pth and the final evaluation); evaluations during
-    # training see the current weights. DECAY: the weight of the old average per step (about
-    # 1 / (1 - DECAY) steps are averaged; smaller in the first steps).
+    # training see the current weights. DECAY: the weight of the old average per step: step k of n
+    # weighs DECAY^(n-k) relative to the last, about the last 1 / (1 - DECAY) steps count (bias-corrected:
+    # the weights the run started from count for nothing).
     _C.WSDET.MODEL_EMA = CN()
     _C.WSDET.MODEL_EMA.ENABLED = False
     _C.WSDET.MODEL_EMA.DECAY = 0.995

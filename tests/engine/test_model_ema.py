@@ -29,41 +29,43 @@ def set_weights(model, value):
 
 def test_average_by_hand_and_final_weights():
     model = Tiny()
-    set_weights(model, 0.0)
+    set_weights(model, 5.0)  # the loaded weights count for nothing
     ema = ModelEMA(model, decay=0.5)
     ema.trainer = SimpleNamespace(iter=0, max_iter=2)
     ema.before_train()
     set_weights(model, 1.0)
-    ema.after_step()  # n = 1: keep min(0.5, 2/11) = 2/11 of 0 -> 9/11
-    assert ema.averaged["linear.weight"].item() == pytest.approx(9 / 11)
-    assert ema.averaged["norm.running_mean"].item() == pytest.approx(90 / 11)
+    ema.after_step()  # n = 1: (0.5 * 1) / (1 - 0.5) = 1
+    assert ema.averaged["linear.weight"].item() == pytest.approx(1.0)
+    assert ema.averaged["norm.running_mean"].item() == pytest.approx(10.0)
     assert model.linear.weight.item() == 1.0  # not the last step: the model keeps its weights
     ema.trainer.iter = 1
     set_weights(model, 2.0)
-    ema.after_step()  # n = 2: keep min(0.5, 3/12) = 1/4 -> 9/44 + 3/2 = 75/44
-    assert ema.averaged["linear.weight"].item() == pytest.approx(75 / 44)
+    ema.after_step()  # n = 2: (0.25 * 1 + 0.5 * 2) / (1 - 0.25) = 5/3
+    assert ema.averaged["linear.weight"].item() == pytest.approx(5 / 3)
     assert ema.averaged["norm.num_batches_tracked"].item() == 2  # integers are copied
     # after the last step the model holds the average
-    assert model.linear.weight.item() == pytest.approx(75 / 44)
-    assert model.norm.running_mean.item() == pytest.approx(750 / 44)
+    assert model.linear.weight.item() == pytest.approx(5 / 3)
+    assert model.norm.running_mean.item() == pytest.approx(50 / 3)
     assert ema.updates == 2
 
 
-def test_decay_reaches_its_value_and_state_round_trip():
+def test_each_step_weighs_decay_to_its_age_and_state_round_trip():
     model = Tiny()
-    set_weights(model, 0.0)
-    ema = ModelEMA(model, decay=0.5)
+    ema = ModelEMA(model, decay=0.9)
     ema.trainer = SimpleNamespace(iter=0, max_iter=100)
     ema.before_train()
-    ema.updates = 20  # (1 + 21) / (10 + 21) > 0.5: the decay itself
-    set_weights(model, 1.0)
-    ema.update()
-    assert ema.averaged["linear.weight"].item() == pytest.approx(0.5)
+    steps = [float(k % 7) for k in range(1, 51)]
+    for value in steps:
+        set_weights(model, value)
+        ema.update()
+    weights = [0.9 ** (len(steps) - k) for k in range(1, len(steps) + 1)]  # step k of n: 0.9^(n-k)
+    expected = sum(w * v for w, v in zip(weights, steps)) / sum(weights)
+    assert ema.averaged["linear.weight"].item() == pytest.approx(expected, rel=1e-5)
 
-    resumed = ModelEMA(Tiny(), decay=0.5)
+    resumed = ModelEMA(Tiny(), decay=0.9)
     resumed.load_state_dict(ema.state_dict())
     resumed.before_train()  # keeps the loaded average instead of starting from the model
-    assert resumed.updates == 21 and resumed.averaged["linear.weight"].item() == pytest.approx(0.5)
+    assert resumed.updates == 50 and resumed.averaged["linear.weight"].item() == pytest.approx(expected, rel=1e-5)
     assert ModelEMA(Tiny(), decay=0.5).state_dict() == {}
     with pytest.raises(ValueError, match="EMA decay must be in"):
         ModelEMA(Tiny(), decay=1.0)

@@ -12,10 +12,11 @@ logger = logging.getLogger(__name__)
 
 class ModelEMA(HookBase):
     """
-    Keeps ``ema = d * ema + (1 - d) * w`` of every floating-point entry of the model's state dict
-    (parameters and buffers such as BatchNorm statistics; integer buffers are copied) after each step,
-    with ``d = min(decay, (1 + n) / (10 + n))`` after the n-th update so that the first steps'
-    weights do not dominate a short run. After the last step the model takes the averaged weights,
+    Keeps the bias-corrected exponential average of every floating-point entry of the model's state dict
+    (parameters and buffers such as BatchNorm statistics; integer buffers are copied) over the steps so
+    far: after the n-th step, ``sum_k d^(n-k) (1 - d) w_k / (1 - d^n)``, so that step k weighs
+    ``d^(n-k)`` relative to the last one, about the last ``1 / (1 - d)`` steps count, and the weights
+    the run started from count for nothing. After the last step the model takes the averaged weights,
     before the final checkpoint (``model_final.pth``) is written and the final evaluation runs; the
     evaluations during training (``TEST.EVAL_PERIOD``) see the current weights.
 
@@ -41,7 +42,8 @@ class ModelEMA(HookBase):
     def update(self) -> None:
         """One averaging step with the model's current weights."""
         self.updates += 1
-        keep = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        d, n = self.decay, self.updates
+        keep = d * (1.0 - d ** (n - 1)) / (1.0 - d ** n)  # what the average so far weighs: 0 at n = 1
         for key, value in self._model.state_dict().items():
             average = self.averaged[key]
             if average.is_floating_point():
