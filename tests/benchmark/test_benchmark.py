@@ -449,3 +449,29 @@ def test_seed_summary_of_bus_cam_heads_adds_their_heatmap_metrics():
     # columns without any value (CorLoc, FP, FROC, IoBB, PxAP, pointing, IoP here) are left out
     assert header == "| method | seeds | AP50 (%) | AUC | MaxBoxAccV2 |"
     assert row == "| CAM | 0, 1 | 5.0 ± 7.1 (0.0, 10.0) | 0.900 ± 0.000 (0.900, 0.900) | 0.550 ± 0.071 (0.500, 0.600) |"
+
+
+def test_goal_table_checks_each_joint_run_against_strong_only_of_its_seed():
+    from wsdet.benchmark import JointGoal, goal_table
+
+    def run(name, seed, official, top1, ap50, fp):
+        return RunResult(f"{name}, seed {seed}", "bus", "", "", {}, None, 0.0, 0.0, 0.0, None, {},
+                         {"corloc": {"official": official, "top1_any_class": top1, "fp_per_normal_image": fp},
+                          "bbox": {"AP50": ap50}})
+
+    runs = [run("strong only", 0, 0.70, 0.80, 80.0, 0.0), run("strong only", 1, 0.90, 0.89, 93.8, 0.0),
+            run("joint, A", 0, 0.75, 0.83, 80.0, 0.5),  # every gain exactly the least one: met
+            run("joint, A", 1, 0.94, 0.90, 92.6, 0.06),  # official +0.04, top-1 +0.01, AP50 -1.2
+            run("joint, A", 2, 0.99, 0.99, 99.0, 0.0),  # no strong-only run of seed 2: not compared
+            run("joint, B", 0, 0.95, 0.95, 95.0, 0.6),  # too many false positives
+            run("other", 0, 1.0, 1.0, 100.0, 0.0)]  # not a joint model
+    tables = goal_table(runs, JointGoal(max_fp_per_normal_image=0.5)).split("\n\n")
+    lines = tables[0].splitlines()
+    assert lines[0] == ("| model | seed | official CorLoc (Δ) | top-1 CorLoc, any class (Δ) | AP50 (%) (Δ) "
+                        "| FP / normal image | goal |")
+    assert lines[2] == "| joint, A | 0 | 0.750 (+0.050) | 0.830 (+0.030) | 80.0 (+0.0) | 0.50 | met |"
+    assert lines[3] == ("| joint, A | 1 | 0.940 (+0.040) | 0.900 (+0.010) | 92.6 (-1.2) | 0.06 "
+                        "| NOT met: official CorLoc, top-1 CorLoc, any class, AP50 (%) |")
+    assert lines[4].endswith("| 0.60 | NOT met: FP / normal image |") and len(lines) == 5
+    assert tables[1].splitlines()[2:] == ["| joint, A | 2 | 1 |", "| joint, B | 1 | 0 |"]
+    assert goal_table([r for r in runs if not r.name.startswith("strong")]) is None

@@ -2,12 +2,14 @@
 (``tools/benchmark_speed.py``)."""
 from types import ModuleType as _ModuleType
 
-from .report import claims_table, leaderboard_table, markdown_table, seed_summary_table, write_report
+from .report import claims_table, goal_table, leaderboard_table, markdown_table, seed_summary_table, write_report
 from .runner import BenchmarkRunner, RunResult, slugify
 from .specs import (
+    JOINT_GOAL,
     PAPER_CLAIMS,
     QUICK_ITERS,
     SUITES,
+    JointGoal,
     MethodRun,
     PaperClaim,
     independent_chains,

@@ -8,12 +8,13 @@ from dataclasses import asdict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .runner import RunResult
-from .specs import PAPER_CLAIMS, PaperClaim
+from .specs import JOINT_GOAL, PAPER_CLAIMS, JointGoal, PaperClaim
 
 __all__ = [
     "COLUMNS",
     "SEED_METRICS",
     "claims_table",
+    "goal_table",
     "leaderboard_table",
     "markdown_table",
     "seed_summary_table",
@@ -182,9 +183,56 @@ def claims_table(results: Sequence[RunResult], claims: Sequence[PaperClaim] = PA
                           text_columns=6)
 
 
+def goal_table(results: Sequence[RunResult], goal: JointGoal = JOINT_GOAL) -> Optional[str]:
+    """Each joint model ("joint, ..." runs with a seed) against ``goal.baseline`` of the same seed: its
+    official CorLoc, top-1 CorLoc over all classes and AP50 with the difference to the baseline, its
+    false positives per normal image, and whether it meets ``goal`` (else which parts it misses); then
+    how many runs of each model meet it. None when no joint run has a baseline of its seed."""
+    by_seed = runs_by_seed(results)
+    baseline = by_seed.get(goal.baseline, {})
+    gains = (  # (header, task, key, digits, least gain)
+        ("official CorLoc", "corloc", "official", 3, goal.official_gain),
+        ("top-1 CorLoc, any class", "corloc", "top1_any_class", 3, goal.top1_any_class_gain),
+        ("AP50 (%)", "bbox", "AP50", 1, goal.ap50_gain),
+    )
+    rows, tally = [], []
+    for name, runs in by_seed.items():
+        if not name.startswith("joint"):
+            continue
+        met = []
+        for seed, run in runs.items():
+            if seed not in baseline:
+                continue
+            cells, missed = [], []
+            for header, task, key, digits, least in gains:
+                value, reference = _get(run.test, task, key), _get(baseline[seed].test, task, key)
+                if value is None or reference is None:
+                    cells.append("–")
+                    missed.append(f"{header} unknown")
+                    continue
+                cells.append(f"{value:.{digits}f} ({value - reference:+.{digits}f})")
+                if value - reference < least - 1e-9:  # a gain of exactly ``least`` meets it
+                    missed.append(header)
+            fp = _get(run.test, "corloc", "fp_per_normal_image")
+            if fp is None or fp > goal.max_fp_per_normal_image:
+                missed.append("FP / normal image")
+            met.append(not missed)
+            rows.append([name, seed, *cells, _fmt(fp, 2), "met" if not missed else "NOT met: " + ", ".join(missed)])
+        if met:
+            tally.append([name, len(met), sum(met)])
+    if not rows:
+        return None
+    header = ["model", "seed", *(f"{h} (Δ)" for h, *_ in gains), "FP / normal image", "goal"]
+    return "\n\n".join([
+        markdown_table(header, rows, text_columns=1),
+        markdown_table([f"model (against {goal.baseline})", "runs", "goal met"], tally),
+    ])
+
+
 def write_report(results: Sequence[RunResult], header: str, markdown_path: str, json_path: str) -> str:
     """Write the markdown tables (one per family, in order of appearance; with runs of several seeds,
-    also their mean ± standard deviation (each value) and the papers' claims they check) and the raw JSON."""
+    also their mean ± standard deviation (each value), the papers' claims they check and the joint
+    models against the goal) and the raw JSON."""
     families: List[str] = list(dict.fromkeys(r.family for r in results))
     titles = {"bus": "Breast ultrasound (bus_synth_test)", "cxr": "Chest X-ray (cxr_synth_test)"}
     parts = [header]
@@ -197,6 +245,10 @@ def write_report(results: Sequence[RunResult], header: str, markdown_path: str, 
         claims = claims_table(runs)
         if claims:
             parts += [f"#### {titles.get(family, family)}: the papers' claims", claims]
+        goal = goal_table(runs)
+        if goal:
+            parts += [f"#### {titles.get(family, family)}: the joint models against {JOINT_GOAL.baseline}, "
+                      "seed by seed (the goal of issue #13)", goal]
     text = "\n\n".join(parts) + "\n"
     with open(markdown_path, "w") as f:
         f.write(text)

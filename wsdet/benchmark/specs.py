@@ -13,6 +13,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 __all__ = [
     "MethodRun",
     "MIL_PERIOD",
+    "JOINT_GOAL",
+    "JointGoal",
     "PAPER_CLAIMS",
     "PaperClaim",
     "QUICK_ITERS",
@@ -278,6 +280,23 @@ def _cam_claims(prefix: str) -> Tuple[PaperClaim, ...]:
 
 # Checked by the leaderboard's report on the rows it has (tools/leaderboard.py).
 PAPER_CLAIMS: Tuple[PaperClaim, ...] = (*_cam_claims(""), *_cam_claims("BUS "))
+
+
+@dataclass(frozen=True)
+class JointGoal:
+    """What a joint model ("joint, ..." rows) must reach against the ``baseline`` row of the same seed
+    and data (issue #13): official CorLoc and top-1 CorLoc over all classes higher by at least these
+    gains, AP50 (points) not lower by more than ``-ap50_gain``, and at most ``max_fp_per_normal_image``
+    false positives (score >= 0.5) per normal image."""
+
+    baseline: str = "strong only"
+    official_gain: float = 0.05
+    top1_any_class_gain: float = 0.03
+    ap50_gain: float = 0.0
+    max_fp_per_normal_image: float = 0.5
+
+
+JOINT_GOAL = JointGoal()
 
 SUITES: Dict[str, Tuple[MethodRun, ...]] = {
     "bus": _BUS_METHODS,
