@@ -31,14 +31,13 @@ from detectron2.modeling import build_model
 
 from wsdet.data import WSDetDatasetMapper
 from wsdet.engine import load_weights_to_evaluate
-from wsdet.engine.defaults import build_config, model_tool_parser, register_cli_datasets
+from wsdet.engine.defaults import build_config, dataset_to_probe, model_tool_parser, register_cli_datasets
 from wsdet.evaluation.attention_probe import probe_attention_masks
 from wsdet.modeling.mil_loss import stack_image_labels
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = model_tool_parser(__doc__, "the stage-2 model's config")
-    parser.add_argument("--dataset-name", help="registered dataset to probe (default: the config's first test set)")
+    parser = model_tool_parser(__doc__, "the stage-2 model's config", probed_dataset="to probe")
     parser.add_argument("--max-images", type=int, default=200, help="its first N images (default: 200)")
     parser.add_argument("--seed", type=int, default=0, help="of the pairing of masks and contents (default: 0)")
     parser.add_argument("--output", help="also write the AUCs as JSON here")
@@ -52,7 +51,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not cfg.WSDET.CAM.ATTENTION_MINING.ENABLED:
         raise SystemExit(f"{args.config_file} trains no attention mining (WSDET.CAM.ATTENTION_MINING.ENABLED "
                          "False): give a stage-2 config")
-    dataset = args.dataset_name or cfg.DATASETS.TEST[0]
+    dataset = dataset_to_probe(args, cfg)
     model = build_model(cfg)
     load_weights_to_evaluate(model, cfg)
     model.eval()

@@ -18,14 +18,13 @@ import tqdm
 from detectron2.data import DatasetCatalog
 from detectron2.structures import BoxMode
 
-from wsdet.engine.defaults import build_config, model_tool_parser, register_cli_datasets
+from wsdet.engine.defaults import build_config, dataset_to_probe, model_tool_parser, register_cli_datasets
 from wsdet.engine.predictor import Predictor
 from wsdet.evaluation.peak_location import PEAK_POSITIONS, peak_position, peak_position_rates
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = model_tool_parser(__doc__, "the CAM model's config")
-    parser.add_argument("--dataset-name", help="registered dataset with boxes (default: the config's first test set)")
+    parser = model_tool_parser(__doc__, "the CAM model's config", probed_dataset="with boxes")
     parser.add_argument("--max-images", type=int, default=0, help="its first N images (default: all)")
     parser.add_argument("--output", help="also write the shares as JSON here")
     return parser
@@ -35,7 +34,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     register_cli_datasets(args)
     cfg = build_config(args.config_file, args.opts)
-    dataset = args.dataset_name or cfg.DATASETS.TEST[0]
+    dataset = dataset_to_probe(args, cfg)
     records = [d for d in DatasetCatalog.get(dataset) if d.get("annotations")]
     if args.max_images:
         records = records[: args.max_images]

@@ -1,7 +1,9 @@
 """The parsers shared by wsdet's tools: launch options, the one-model tools' config, datasets and overrides."""
 import pytest
 
-from wsdet.engine.defaults import launch_argument_parser, model_tool_parser
+from detectron2.config import get_cfg
+
+from wsdet.engine.defaults import dataset_to_probe, launch_argument_parser, model_tool_parser
 
 
 def test_launch_options_and_overrides():
@@ -35,3 +37,18 @@ def test_model_tool_parser_requires_the_config(capsys):
     with pytest.raises(SystemExit):
         model_tool_parser("does Y", "the model's config").parse_args(["MODEL.WEIGHTS", "m.pth"])
     assert "--config-file" in capsys.readouterr().err
+
+
+def test_probing_tools_take_one_dataset_else_the_configs_first_test_set():
+    cfg = get_cfg()
+    cfg.DATASETS.TEST = ("bus_synth_test", "bus_synth_val")
+    parser = model_tool_parser("probes", "the model's config", probed_dataset="with boxes")
+    assert "registered dataset with boxes" in parser.format_help()
+    assert dataset_to_probe(parser.parse_args(["--config-file", "c.yaml"]), cfg) == "bus_synth_test"
+    given = parser.parse_args(["--config-file", "c.yaml", "--dataset-name", "mine", "MODEL.WEIGHTS", "m.pth"])
+    assert dataset_to_probe(given, cfg) == "mine" and given.opts == ["MODEL.WEIGHTS", "m.pth"]
+    cfg.DATASETS.TEST = ()
+    with pytest.raises(SystemExit, match="no test set"):
+        dataset_to_probe(parser.parse_args(["--config-file", "c.yaml"]), cfg)
+    with pytest.raises(SystemExit):  # tools that probe nothing do not take the flag
+        model_tool_parser("does Y", "the model's config").parse_args(["--config-file", "c.yaml", "--dataset-name", "x"])

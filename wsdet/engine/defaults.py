@@ -48,16 +48,24 @@ def launch_argument_parser(description: str, epilog: Optional[str] = None) -> Ar
     return parser
 
 
-def model_tool_parser(description: str, config_help: str, epilog: Optional[str] = None) -> ArgumentParser:
+def model_tool_parser(
+    description: str, config_help: str, epilog: Optional[str] = None, probed_dataset: Optional[str] = None
+) -> ArgumentParser:
     """
     A parser of a tool that loads one trained model on one process: ``--config-file`` (required,
     described by ``config_help``), the :func:`add_dataset_arguments` flags and trailing ``KEY VALUE``
-    config overrides. The tool adds its own flags to it.
+    config overrides. The tool adds its own flags to it. A tool that probes one dataset gives
+    ``probed_dataset`` (what it must hold, for the help) and gets ``--dataset-name``, read with
+    :func:`dataset_to_probe`.
     """
     parser = ArgumentParser(
         description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--config-file", required=True, metavar="FILE", help=config_help)
+    if probed_dataset is not None:
+        parser.add_argument(
+            "--dataset-name", help=f"registered dataset {probed_dataset} (default: the config's first test set)"
+        )
     add_dataset_arguments(parser)
     add_config_overrides(parser)
     return parser
@@ -97,6 +105,16 @@ def register_cli_datasets(args: Namespace) -> None:
     ):
         for name, json_file, image_root in specs:
             register_wsdet_coco(name, json_file, image_root, supervision=supervision)
+
+
+def dataset_to_probe(args: Namespace, cfg: CfgNode) -> str:
+    """The ``--dataset-name`` of a :func:`model_tool_parser` with ``probed_dataset``, else the config's
+    first test set."""
+    if args.dataset_name:
+        return args.dataset_name
+    if not cfg.DATASETS.TEST:
+        raise SystemExit("the config has no test set (DATASETS.TEST): give --dataset-name")
+    return cfg.DATASETS.TEST[0]
 
 
 def training_datasets(cfg: CfgNode, supervision: str) -> List[str]:
