@@ -454,17 +454,18 @@ def test_seed_summary_of_bus_cam_heads_adds_their_heatmap_metrics():
 def test_goal_table_checks_each_joint_run_against_strong_only_of_its_seed():
     from wsdet.benchmark import JointGoal, goal_table
 
-    def run(name, seed, official, top1, ap50, fp):
-        return RunResult(f"{name}, seed {seed}", "bus", "", "", {}, None, 0.0, 0.0, 0.0, None, {},
+    def run(name, seed, official, top1, ap50, fp, config="configs/bus_joint.yaml"):
+        return RunResult(f"{name}, seed {seed}", "bus", "", "", {"config": config}, None, 0.0, 0.0, 0.0, None, {},
                          {"corloc": {"official": official, "top1_any_class": top1, "fp_per_normal_image": fp},
                           "bbox": {"AP50": ap50}})
 
-    runs = [run("strong only", 0, 0.70, 0.80, 80.0, 0.0), run("strong only", 1, 0.90, 0.89, 93.8, 0.0),
+    strong = "configs/bus_strong_only.yaml"
+    runs = [run("strong only", 0, 0.70, 0.80, 80.0, 0.0, strong), run("strong only", 1, 0.90, 0.89, 93.8, 0.0, strong),
             run("joint, A", 0, 0.75, 0.83, 80.0, 0.5),  # every gain exactly the least one: met
             run("joint, A", 1, 0.94, 0.90, 92.6, 0.06),  # official +0.04, top-1 +0.01, AP50 -1.2
             run("joint, A", 2, 0.99, 0.99, 99.0, 0.0),  # no strong-only run of seed 2: not compared
             run("joint, B", 0, 0.95, 0.95, 95.0, 0.6),  # too many false positives
-            run("other", 0, 1.0, 1.0, 100.0, 0.0)]  # not a joint model
+            run("joint, weak only", 0, 1.0, 1.0, 100.0, 0.0, "configs/bus_weak_only.yaml")]  # not a joint model
     tables = goal_table(runs, JointGoal(max_fp_per_normal_image=0.5)).split("\n\n")
     lines = tables[0].splitlines()
     assert lines[0] == ("| model | seed | official CorLoc (Δ) | top-1 CorLoc, any class (Δ) | AP50 (%) (Δ) "

@@ -184,10 +184,10 @@ def claims_table(results: Sequence[RunResult], claims: Sequence[PaperClaim] = PA
 
 
 def goal_table(results: Sequence[RunResult], goal: JointGoal = JOINT_GOAL) -> Optional[str]:
-    """Each joint model ("joint, ..." runs with a seed) against ``goal.baseline`` of the same seed: its
-    official CorLoc, top-1 CorLoc over all classes and AP50 with the difference to the baseline, its
-    false positives per normal image, and whether it meets ``goal`` (else which parts it misses); then
-    how many runs of each model meet it. None when no joint run has a baseline of its seed."""
+    """Each joint model (runs with a seed trained from ``goal.joint_config``) against ``goal.baseline`` of
+    the same seed: its official CorLoc, top-1 CorLoc over all classes and AP50 with the difference to the
+    baseline, its false positives per normal image, and whether it meets ``goal`` (else which parts it
+    misses); then how many runs of each model meet it. None when no joint run has a baseline of its seed."""
     by_seed = runs_by_seed(results)
     baseline = by_seed.get(goal.baseline, {})
     gains = (  # (header, task, key, digits, least gain)
@@ -197,7 +197,7 @@ def goal_table(results: Sequence[RunResult], goal: JointGoal = JOINT_GOAL) -> Op
     )
     rows, tally = [], []
     for name, runs in by_seed.items():
-        if not name.startswith("joint"):
+        if any(run.spec.get("config") != goal.joint_config for run in runs.values()):
             continue
         met = []
         for seed, run in runs.items():
