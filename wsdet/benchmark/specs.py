@@ -142,13 +142,27 @@ _BUS_CAM_METHODS = (
 
 
 PAPER_MOI = ("WSDET.MIL.MOI", "most_malignant")  # the paper's mass of interest (the configs: most_abnormal)
+# the official loss ignores normal weak images (the configs: their most abnormal region -> background)
+IGNORE_NORMAL = ("WSDET.MIL.NORMAL_WEIGHT", "0.0")
+
+
+def _ignoring_normal(opts: Tuple[str, ...]) -> Tuple[str, ...]:
+    """``opts`` with normal weak images ignored, as the official loss does, unless they set their weight."""
+    return opts if "WSDET.MIL.NORMAL_WEIGHT" in opts else (*opts, *IGNORE_NORMAL)
+
+
+def _joint_bus(name: str, config: str, *opts: str, **kwargs) -> MethodRun:
+    """A MIL run on BUS whose normal weak images are ignored unless ``opts`` set their weight."""
+    return _bus(name, config, *_ignoring_normal(opts), **kwargs)
 
 
 def _paper_bus(name: str, config: str, *opts: str, is_mil: bool = True, **kwargs) -> MethodRun:
-    """A BUS run with the paper's MoI unless ``opts`` choose one."""
-    if is_mil and "WSDET.MIL.MOI" not in opts:
+    """A BUS run with the paper's MoI and normal weak images ignored, unless ``opts`` choose otherwise."""
+    if not is_mil:
+        return _bus(name, config, *opts, is_mil=False, **kwargs)
+    if "WSDET.MIL.MOI" not in opts:
         opts = (*PAPER_MOI, *opts)
-    return _bus(name, config, *opts, is_mil=is_mil, **kwargs)
+    return _joint_bus(name, config, *opts, **kwargs)
 
 
 def _bus_study() -> Tuple[MethodRun, ...]:
@@ -170,7 +184,8 @@ def _bus_study() -> Tuple[MethodRun, ...]:
              "SOLVER.IMS_PER_BATCH", "2", "WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "2",
              "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2")
     )
-    runs.append(_paper_bus("joint, normal weak = background", "bus_joint", "WSDET.MIL.NORMAL_WEIGHT", "1.0"))
+    runs.append(_paper_bus("joint, normal weak = background", "bus_joint", "WSDET.MIL.NORMAL_WEIGHT", "1.0",
+                          "WSDET.MIL.NORMAL_REGIONS", "0"))
     for fraction in (0.5, 0.75):
         runs.append(_paper_bus(f"joint, self-trained on {fraction:.0%} pseudo-labelled weak images", "bus_joint",
                          init_from="joint, 100% strong", self_train_fraction=fraction))
@@ -209,44 +224,49 @@ _CXR_STUDY = (
 
 
 def _bus_defaults() -> Tuple[MethodRun, ...]:
-    """The candidates for the default joint model: strong only and each MoI variant, to be
-    run with several seeds (``with_seeds``) and on data variants (another ``WSDET_DATASETS``)."""
+    """The candidates for the default joint model: strong only and each MoI variant, to be run with
+    several seeds (``with_seeds``) and on data variants (another ``WSDET_DATASETS``). The MIL rows ignore
+    normal weak images (the official loss) unless they set ``WSDET.MIL.NORMAL_WEIGHT``."""
+    abnormal = ("WSDET.MIL.MOI", "most_abnormal")
+    normal_top1 = ("WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", "1")  # the configs' default
     runs = [_bus("strong only", "bus_strong_only", is_mil=False)]
     for moi in ("most_malignant", "most_benign", "most_discriminative", "most_abnormal"):
-        runs.append(_bus(f"joint, MoI {moi}", "bus_joint", "WSDET.MIL.MOI", moi))
+        runs.append(_joint_bus(f"joint, MoI {moi}", "bus_joint", "WSDET.MIL.MOI", moi))
     for moi in ("most_malignant", "most_abnormal"):  # normal weak images: their top regions -> background
         for k in (1, 10):
-            runs.append(_bus(f"joint, MoI {moi}, normal top-{k}", "bus_joint", "WSDET.MIL.MOI", moi,
-                             "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", str(k)))
-    runs.append(_bus("joint, MoI most_abnormal, normal top-1 at weight 0.5", "bus_joint", "WSDET.MIL.MOI",
-                     "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "0.5", "WSDET.MIL.NORMAL_REGIONS", "1"))
+            runs.append(_joint_bus(f"joint, MoI {moi}, normal top-{k}", "bus_joint", "WSDET.MIL.MOI", moi,
+                                   "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", str(k)))
+    runs.append(_joint_bus("joint, MoI most_abnormal, normal top-1 at weight 0.5", "bus_joint", *abnormal,
+                           "WSDET.MIL.NORMAL_WEIGHT", "0.5", "WSDET.MIL.NORMAL_REGIONS", "1"))
     # as many box images per step as strong only (4), plus 2 labelled ones: the default sees its box
     # images half as often as the strong-only model does
-    runs.append(_bus("joint, MoI most_abnormal, 4 box + 2 labelled images per step", "bus_joint", "WSDET.MIL.MOI",
-                     "most_abnormal", "SOLVER.IMS_PER_BATCH", "6", "WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "4",
-                     "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2"))
+    runs.append(_joint_bus("joint, MoI most_abnormal, 4 box + 2 labelled images per step", "bus_joint", *abnormal,
+                           "SOLVER.IMS_PER_BATCH", "6", "WSDET.DATALOADER.STRONG_IMS_PER_BATCH", "4",
+                           "WSDET.DATALOADER.WEAK_IMS_PER_BATCH", "2"))
     # the final model is an average of the weights, step k of n weighing decay^(n - k) (0.995: a time
     # constant of 200 steps, 0.99: 100 steps, after the first LR step at 450): less spread between runs?
-    runs.append(_bus("joint, MoI most_abnormal, EMA of the weights", "bus_joint", "WSDET.MIL.MOI", "most_abnormal",
-                     "WSDET.MODEL_EMA.ENABLED", "True"))
-    runs.append(_bus("joint, MoI most_abnormal, EMA of the weights at decay 0.99", "bus_joint", "WSDET.MIL.MOI",
-                     "most_abnormal", "WSDET.MODEL_EMA.ENABLED", "True", "WSDET.MODEL_EMA.DECAY", "0.99"))
+    runs.append(_joint_bus("joint, MoI most_abnormal, EMA of the weights", "bus_joint", *abnormal,
+                           "WSDET.MODEL_EMA.ENABLED", "True"))
+    runs.append(_joint_bus("joint, MoI most_abnormal, EMA of the weights at decay 0.99", "bus_joint", *abnormal,
+                           "WSDET.MODEL_EMA.ENABLED", "True", "WSDET.MODEL_EMA.DECAY", "0.99"))
     runs.append(_bus("strong only, EMA of the weights", "bus_strong_only", "WSDET.MODEL_EMA.ENABLED", "True",
                      is_mil=False))
     for mil, also in (("remaining", ""), ("all", ", MIL on all labelled")):
         for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
-            runs.append(_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}{also}", "bus_joint",
-                             "WSDET.MIL.MOI", "most_abnormal", init_from="joint, MoI most_abnormal",
-                             self_train_fraction=0.5, self_train_init=init, self_train_mil=mil))
+            runs.append(_joint_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}{also}", "bus_joint",
+                                   *abnormal, init_from="joint, MoI most_abnormal", self_train_fraction=0.5,
+                                   self_train_init=init, self_train_mil=mil))
+    for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
+        runs.append(_joint_bus(f"joint, MoI most_abnormal, normal top-1, self-trained on 50%, {how}", "bus_joint",
+                               *abnormal, *normal_top1, init_from="joint, MoI most_abnormal, normal top-1",
+                               self_train_fraction=0.5, self_train_init=init, self_train_mil="all"))
     augment = ("WSDET.AUGMENT.ROTATION", "5.0", "WSDET.AUGMENT.CROP", "0.05", "WSDET.AUGMENT.BRIGHTNESS", "0.2",
                "WSDET.AUGMENT.CONTRAST", "(0.2, 1.8)")
-    runs.append(_bus("joint, MoI most_abnormal, official augmentations", "bus_joint", "WSDET.MIL.MOI", "most_abnormal",
-                     *augment))
-    runs.append(_bus("joint, MoI most_abnormal, official augmentations and class weights", "bus_joint",
-                     "WSDET.MIL.MOI", "most_abnormal", *augment, "WSDET.MIL.CLASS_WEIGHTS", "auto"))
+    runs.append(_joint_bus("joint, MoI most_abnormal, official augmentations", "bus_joint", *abnormal, *augment))
+    runs.append(_joint_bus("joint, MoI most_abnormal, official augmentations and class weights", "bus_joint",
+                           *abnormal, *augment, "WSDET.MIL.CLASS_WEIGHTS", "auto"))
     runs.append(_paper_bus("weak only", "bus_weak_only"))
-    runs.append(_bus("weak only, MoI most_abnormal, normal top-1", "bus_weak_only", "WSDET.MIL.MOI",
-                     "most_abnormal", "WSDET.MIL.NORMAL_WEIGHT", "1.0", "WSDET.MIL.NORMAL_REGIONS", "1"))
+    runs.append(_joint_bus("weak only, MoI most_abnormal, normal top-1", "bus_weak_only", *abnormal, *normal_top1))
     return tuple(runs)
 
 
