@@ -47,4 +47,5 @@ def test_paper_config_follows_the_official_recipe():
 
 def test_cpu_joint_config_uses_the_measured_default_mass_of_interest():
     cfg = build_config(os.path.join(CONFIGS, "bus_joint.yaml"), [])
-    assert (cfg.WSDET.MIL.MOI, cfg.WSDET.MIL.NORMAL_WEIGHT) == ("most_abnormal", 0.0)
+    mil = cfg.WSDET.MIL
+    assert (mil.MOI, mil.NORMAL_WEIGHT, mil.NORMAL_REGIONS) == ("most_abnormal", 1.0, 1)
