@@ -43,8 +43,9 @@ def test_auto_mil_class_weights_are_the_other_class_share(joint_cfg):
 
 def test_given_and_default_mil_class_weights(joint_cfg):
     given = WSDetTrainer(joint_cfg("WSDET.MIL.CLASS_WEIGHTS", "[0.2209, 0.7791]")).model.roi_heads
-    assert torch.allclose(given.mil_class_weights, torch.tensor([0.2209, 0.7791, 0.0]))
-    assert torch.equal(WSDetTrainer(joint_cfg()).model.roi_heads.mil_class_weights, torch.tensor([1.0, 1.0, 0.0]))
+    # the last entry is the weight of normal images (WSDET.MIL.NORMAL_WEIGHT, default 1.0)
+    assert torch.allclose(given.mil_class_weights, torch.tensor([0.2209, 0.7791, 1.0]))
+    assert torch.equal(WSDetTrainer(joint_cfg()).model.roi_heads.mil_class_weights, torch.tensor([1.0, 1.0, 1.0]))
     with pytest.raises(ValueError, match="CLASS_WEIGHTS must be a list, None or 'auto'"):
         WSDetTrainer(joint_cfg("WSDET.MIL.CLASS_WEIGHTS", "inverse"))
 
