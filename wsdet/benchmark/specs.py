@@ -146,14 +146,11 @@ PAPER_MOI = ("WSDET.MIL.MOI", "most_malignant")  # the paper's mass of interest 
 IGNORE_NORMAL = ("WSDET.MIL.NORMAL_WEIGHT", "0.0")
 
 
-def _ignoring_normal(opts: Tuple[str, ...]) -> Tuple[str, ...]:
-    """``opts`` with normal weak images ignored, as the official loss does, unless they set their weight."""
-    return opts if "WSDET.MIL.NORMAL_WEIGHT" in opts else (*opts, *IGNORE_NORMAL)
-
-
 def _joint_bus(name: str, config: str, *opts: str, **kwargs) -> MethodRun:
     """A MIL run on BUS whose normal weak images are ignored unless ``opts`` set their weight."""
-    return _bus(name, config, *_ignoring_normal(opts), **kwargs)
+    if "WSDET.MIL.NORMAL_WEIGHT" not in opts:
+        opts = (*opts, *IGNORE_NORMAL)
+    return _bus(name, config, *opts, **kwargs)
 
 
 def _paper_bus(name: str, config: str, *opts: str, is_mil: bool = True, **kwargs) -> MethodRun:
@@ -251,12 +248,13 @@ def _bus_defaults() -> Tuple[MethodRun, ...]:
                            "WSDET.MODEL_EMA.ENABLED", "True", "WSDET.MODEL_EMA.DECAY", "0.99"))
     runs.append(_bus("strong only, EMA of the weights", "bus_strong_only", "WSDET.MODEL_EMA.ENABLED", "True",
                      is_mil=False))
+    retrain_ways = (("config", "retrained from scratch"), ("model", "continued from the joint model"))
     for mil, also in (("remaining", ""), ("all", ", MIL on all labelled")):
-        for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
+        for init, how in retrain_ways:
             runs.append(_joint_bus(f"joint, MoI most_abnormal, self-trained on 50%, {how}{also}", "bus_joint",
                                    *abnormal, init_from="joint, MoI most_abnormal", self_train_fraction=0.5,
                                    self_train_init=init, self_train_mil=mil))
-    for init, how in (("config", "retrained from scratch"), ("model", "continued from the joint model")):
+    for init, how in retrain_ways:
         runs.append(_joint_bus(f"joint, MoI most_abnormal, normal top-1, self-trained on 50%, {how}", "bus_joint",
                                *abnormal, *normal_top1, init_from="joint, MoI most_abnormal, normal top-1",
                                self_train_fraction=0.5, self_train_init=init, self_train_mil="all"))
